@@ -1,0 +1,294 @@
+//! The request, result and event types of command execution.
+
+use std::collections::BTreeMap;
+use std::pin::Pin;
+use std::time::Duration;
+
+use futures::Stream;
+use serde::{Deserialize, Serialize};
+
+use crate::error::Result;
+
+/// Default time a command may run.
+pub const DEFAULT_EXEC_TIMEOUT: Duration = Duration::from_secs(120);
+/// Default cap on each output stream, in bytes.
+pub const DEFAULT_OUTPUT_LIMIT: usize = 1024 * 1024;
+
+/// A command to run with `sh -c` in a sandbox's work directory.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExecRequest {
+    /// The shell command line.
+    pub command: String,
+    /// How long it may run before its whole process tree is killed.
+    #[serde(default = "default_timeout")]
+    pub timeout: Duration,
+    /// A virtual directory to run in instead of `/` (the work directory).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workdir: Option<String>,
+    /// Environment variables added to the sandbox's base environment.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub env: BTreeMap<String, String>,
+    /// Bytes fed to standard input; standard input is closed when `None`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stdin: Option<Vec<u8>>,
+    /// The most bytes kept of each of stdout and stderr; the rest is dropped.
+    #[serde(default = "default_output_limit")]
+    pub output_limit: usize,
+}
+
+fn default_timeout() -> Duration {
+    DEFAULT_EXEC_TIMEOUT
+}
+
+fn default_output_limit() -> usize {
+    DEFAULT_OUTPUT_LIMIT
+}
+
+impl ExecRequest {
+    /// Runs `command` with the default timeout and output cap.
+    pub fn new(command: impl Into<String>) -> Self {
+        ExecRequest {
+            command: command.into(),
+            timeout: DEFAULT_EXEC_TIMEOUT,
+            workdir: None,
+            env: BTreeMap::new(),
+            stdin: None,
+            output_limit: DEFAULT_OUTPUT_LIMIT,
+        }
+    }
+
+    /// Sets the timeout.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Runs in the virtual directory `dir`.
+    pub fn workdir(mut self, dir: impl Into<String>) -> Self {
+        self.workdir = Some(dir.into());
+        self
+    }
+
+    /// Adds an environment variable.
+    pub fn env(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.env.insert(key.into(), value.into());
+        self
+    }
+
+    /// Feeds `bytes` to standard input.
+    pub fn stdin(mut self, bytes: impl Into<Vec<u8>>) -> Self {
+        self.stdin = Some(bytes.into());
+        self
+    }
+
+    /// Caps each output stream at `bytes`.
+    pub fn output_limit(mut self, bytes: usize) -> Self {
+        self.output_limit = bytes;
+        self
+    }
+
+    /// Checks the fields every sandbox relies on: a non-empty command, no NUL
+    /// in it or in the environment, valid variable names, a non-zero timeout.
+    pub fn validate(&self) -> Result<()> {
+        use crate::error::Error;
+        if self.command.trim().is_empty() {
+            return Err(Error::invalid_argument("the command is empty"));
+        }
+        if self.command.contains('\0') {
+            return Err(Error::invalid_argument("the command contains a NUL byte"));
+        }
+        if self.timeout.is_zero() {
+            return Err(Error::invalid_argument("the timeout must be greater than zero"));
+        }
+        for (key, value) in &self.env {
+            let valid_name = !key.is_empty()
+                && !key.starts_with(|c: char| c.is_ascii_digit())
+                && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+            if !valid_name {
+                return Err(Error::invalid_argument(format!(
+                    "environment variable name {key:?} is not valid (letters, digits and _, not starting with a digit)"
+                )));
+            }
+            if value.contains('\0') {
+                return Err(Error::invalid_argument(format!(
+                    "environment variable {key} contains a NUL byte"
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// How a command ended.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExitStatus {
+    /// The exit code, when the command exited on its own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<i32>,
+    /// The signal that ended it, when one did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signal: Option<i32>,
+    /// Whether it was killed for running past its timeout.
+    pub timed_out: bool,
+    /// Whether stdout went past the output cap (the rest was dropped).
+    pub stdout_truncated: bool,
+    /// Whether stderr went past the output cap (the rest was dropped).
+    pub stderr_truncated: bool,
+    /// How long it ran.
+    pub duration: Duration,
+}
+
+impl ExitStatus {
+    /// A status for a command that exited with `code`.
+    pub fn exited(code: i32, duration: Duration) -> Self {
+        ExitStatus {
+            exit_code: Some(code),
+            duration,
+            ..ExitStatus::default()
+        }
+    }
+
+    /// A status for a command ended by `signal`.
+    pub fn signaled(signal: i32, duration: Duration) -> Self {
+        ExitStatus {
+            signal: Some(signal),
+            duration,
+            ..ExitStatus::default()
+        }
+    }
+
+    /// Marks the command as killed at its timeout.
+    pub fn with_timed_out(mut self, timed_out: bool) -> Self {
+        self.timed_out = timed_out;
+        self
+    }
+
+    /// Sets the truncation flags.
+    pub fn with_truncation(mut self, stdout: bool, stderr: bool) -> Self {
+        self.stdout_truncated = stdout;
+        self.stderr_truncated = stderr;
+        self
+    }
+
+    /// Whether the command exited with code 0 within its time.
+    pub fn success(&self) -> bool {
+        self.exit_code == Some(0) && !self.timed_out
+    }
+}
+
+/// The collected result of a command.
+#[non_exhaustive]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExecOutput {
+    /// Standard output, up to the cap.
+    pub stdout: Vec<u8>,
+    /// Standard error, up to the cap.
+    pub stderr: Vec<u8>,
+    /// How the command ended.
+    pub status: ExitStatus,
+}
+
+impl ExecOutput {
+    /// Builds an output.
+    pub fn new(stdout: Vec<u8>, stderr: Vec<u8>, status: ExitStatus) -> Self {
+        ExecOutput {
+            stdout,
+            stderr,
+            status,
+        }
+    }
+
+    /// The exit code, when the command exited on its own.
+    pub fn exit_code(&self) -> Option<i32> {
+        self.status.exit_code
+    }
+
+    /// Whether the command was killed at its timeout.
+    pub fn timed_out(&self) -> bool {
+        self.status.timed_out
+    }
+
+    /// Whether either stream was cut at the cap.
+    pub fn truncated(&self) -> bool {
+        self.status.stdout_truncated || self.status.stderr_truncated
+    }
+
+    /// Standard output as text (invalid UTF-8 replaced).
+    pub fn stdout_text(&self) -> String {
+        String::from_utf8_lossy(&self.stdout).into_owned()
+    }
+
+    /// Standard error as text (invalid UTF-8 replaced).
+    pub fn stderr_text(&self) -> String {
+        String::from_utf8_lossy(&self.stderr).into_owned()
+    }
+
+    /// Replays this output as the events a stream would have produced, for
+    /// sandboxes that cannot stream.
+    pub fn into_events(self) -> Vec<ExecEvent> {
+        let mut events = Vec::with_capacity(3);
+        if !self.stdout.is_empty() {
+            events.push(ExecEvent::Stdout(self.stdout));
+        }
+        if !self.stderr.is_empty() {
+            events.push(ExecEvent::Stderr(self.stderr));
+        }
+        events.push(ExecEvent::Exit(self.status));
+        events
+    }
+}
+
+/// One event of a streaming execution; [`ExecEvent::Exit`] is always last.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "type", content = "data")]
+pub enum ExecEvent {
+    /// A chunk of standard output.
+    Stdout(Vec<u8>),
+    /// A chunk of standard error.
+    Stderr(Vec<u8>),
+    /// The command ended.
+    Exit(ExitStatus),
+}
+
+/// The events of a streaming execution.
+pub type ExecStream = Pin<Box<dyn Stream<Item = Result<ExecEvent>> + Send + 'static>>;
+
+/// Collects a stream into an [`ExecOutput`], keeping at most `limit` bytes of
+/// each stream (the sandbox has normally capped them already).
+pub async fn collect_output(mut stream: ExecStream, limit: usize) -> Result<ExecOutput> {
+    use futures::StreamExt;
+    let mut out = ExecOutput::default();
+    let (mut cut_out, mut cut_err) = (false, false);
+    while let Some(event) = stream.next().await {
+        match event? {
+            ExecEvent::Stdout(chunk) => cut_out |= append_capped(&mut out.stdout, &chunk, limit),
+            ExecEvent::Stderr(chunk) => cut_err |= append_capped(&mut out.stderr, &chunk, limit),
+            ExecEvent::Exit(status) => {
+                out.status = status;
+                out.status.stdout_truncated |= cut_out;
+                out.status.stderr_truncated |= cut_err;
+                return Ok(out);
+            }
+        }
+    }
+    Err(crate::Error::new(
+        crate::ErrorKind::Unavailable,
+        "the command's output stream ended without an exit status",
+    )
+    .with_operation(crate::Operation::Execute))
+}
+
+/// Appends as much of `chunk` as fits under `limit`; returns whether any was dropped.
+pub fn append_capped(buf: &mut Vec<u8>, chunk: &[u8], limit: usize) -> bool {
+    let room = limit.saturating_sub(buf.len());
+    if chunk.len() <= room {
+        buf.extend_from_slice(chunk);
+        false
+    } else {
+        buf.extend_from_slice(&chunk[..room]);
+        true
+    }
+}
