@@ -1,0 +1,1 @@
+//! Placeholder: this example is being written.
