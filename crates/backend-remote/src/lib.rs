@@ -1,1 +1,1 @@
-//! Placeholder: this crate is being written.
+//! Placeholder: remote sandboxes are being written.

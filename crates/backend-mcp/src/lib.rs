@@ -1,0 +1,1 @@
+//! Placeholder: the MCP server is being written.

@@ -1,0 +1,1 @@
+//! Placeholder: fake provider servers are being written.
