@@ -166,9 +166,8 @@ pub trait BackendExt: Backend {
     /// A whole text file as a `String` (`not_a_text_file` when not UTF-8).
     async fn read_to_string(&self, path: &str) -> Result<String> {
         let bytes = self.read_bytes(path).await?;
-        String::from_utf8(bytes).map_err(|_| {
-            crate::Error::not_a_text_file(path).with_operation(Operation::Read)
-        })
+        String::from_utf8(bytes)
+            .map_err(|_| crate::Error::not_a_text_file(path).with_operation(Operation::Read))
     }
 
     /// Writes a string.

@@ -314,7 +314,9 @@ impl Error {
         let path = path.into();
         Error::new(
             ErrorKind::FileNotFound,
-            format!("{path} does not exist; list the parent directory or glob to find the right path"),
+            format!(
+                "{path} does not exist; list the parent directory or glob to find the right path"
+            ),
         )
         .with_path(path)
     }
@@ -522,7 +524,15 @@ impl<'de> Deserialize<'de> for Error {
 
 /// Context keys that survive deserialisation.
 pub const KNOWN_CONTEXT_KEYS: &[&str] = &[
-    "route", "backend", "provider", "status", "request_id", "limit", "count", "rule", "sandbox",
+    "route",
+    "backend",
+    "provider",
+    "status",
+    "request_id",
+    "limit",
+    "count",
+    "rule",
+    "sandbox",
 ];
 
 fn known_context_key(key: &str) -> Option<&'static str> {

@@ -99,7 +99,9 @@ impl ExecRequest {
             return Err(Error::invalid_argument("the command contains a NUL byte"));
         }
         if self.timeout.is_zero() {
-            return Err(Error::invalid_argument("the timeout must be greater than zero"));
+            return Err(Error::invalid_argument(
+                "the timeout must be greater than zero",
+            ));
         }
         for (key, value) in &self.env {
             let valid_name = !key.is_empty()

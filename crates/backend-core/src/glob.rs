@@ -45,7 +45,10 @@ enum Segment {
     /// A segment without metacharacters.
     Literal(String),
     /// A segment with metacharacters.
-    Pattern { matcher: GlobMatcher, allows_hidden: bool },
+    Pattern {
+        matcher: GlobMatcher,
+        allows_hidden: bool,
+    },
 }
 
 impl Segment {
@@ -81,8 +84,7 @@ impl GlobPattern {
         if pattern.contains('\0') {
             return Err(invalid_pattern(pattern, "the pattern contains a NUL byte"));
         }
-        let expanded = expand_braces(pattern)
-            .map_err(|why| invalid_pattern(pattern, why))?;
+        let expanded = expand_braces(pattern).map_err(|why| invalid_pattern(pattern, why))?;
         let mut alternatives = Vec::with_capacity(expanded.len());
         for alt in expanded {
             let trimmed = alt.trim_start_matches('/');
@@ -126,7 +128,10 @@ impl GlobPattern {
                 return Err(invalid_pattern(pattern, "the pattern names no file"));
             }
             if segments.len() > MAX_SEGMENTS {
-                return Err(invalid_pattern(pattern, "the pattern has too many segments"));
+                return Err(invalid_pattern(
+                    pattern,
+                    "the pattern has too many segments",
+                ));
             }
             alternatives.push(Alternative { segments });
         }
@@ -326,7 +331,10 @@ mod tests {
         assert!(m("{src/*.rs,docs/*.md}", "docs/a.md"));
         assert!(!m("{src/*.rs,docs/*.md}", "docs/a.rs"));
         assert!(m("a{b,c{d,e}}f", "acef"));
-        assert_eq!(GlobPattern::new("{a").unwrap_err().kind(), ErrorKind::InvalidPattern);
+        assert_eq!(
+            GlobPattern::new("{a").unwrap_err().kind(),
+            ErrorKind::InvalidPattern
+        );
     }
 
     #[test]
@@ -343,15 +351,32 @@ mod tests {
     #[test]
     fn dotdot_and_empty_are_refused() {
         for bad in ["..", "../x", "a/../b", "", "{a,..}/x"] {
-            assert_eq!(GlobPattern::new(bad).unwrap_err().kind(), ErrorKind::InvalidPattern, "{bad}");
+            assert_eq!(
+                GlobPattern::new(bad).unwrap_err().kind(),
+                ErrorKind::InvalidPattern,
+                "{bad}"
+            );
         }
         assert!(m("a..b", "a..b"));
     }
 
     #[test]
     fn literal_prefix_is_shared_leading_literals() {
-        assert_eq!(GlobPattern::new("src/a/*.rs").unwrap().literal_prefix(), ["src", "a"]);
-        assert_eq!(GlobPattern::new("{src/a,src/b}/*.rs").unwrap().literal_prefix(), ["src"]);
-        assert!(GlobPattern::new("*.rs").unwrap().literal_prefix().is_empty());
+        assert_eq!(
+            GlobPattern::new("src/a/*.rs").unwrap().literal_prefix(),
+            ["src", "a"]
+        );
+        assert_eq!(
+            GlobPattern::new("{src/a,src/b}/*.rs")
+                .unwrap()
+                .literal_prefix(),
+            ["src"]
+        );
+        assert!(
+            GlobPattern::new("*.rs")
+                .unwrap()
+                .literal_prefix()
+                .is_empty()
+        );
     }
 }

@@ -143,7 +143,10 @@ impl GrepMatcher {
             let prev_end = end - 1; // the '\n' ending the previous line
             let start = memchr::memrchr(b'\n', &content[..prev_end]).map_or(0, |i| i + 1);
             n -= 1;
-            lines.push(ContextLine::new(n, self.cut(trim_cr(&content[start..prev_end])).0));
+            lines.push(ContextLine::new(
+                n,
+                self.cut(trim_cr(&content[start..prev_end])).0,
+            ));
             end = start;
         }
         lines.reverse();
@@ -157,7 +160,10 @@ impl GrepMatcher {
         while lines.len() < self.after && start < content.len() {
             let end = memchr::memchr(b'\n', &content[start..]).map_or(content.len(), |i| start + i);
             n += 1;
-            lines.push(ContextLine::new(n, self.cut(trim_cr(&content[start..end])).0));
+            lines.push(ContextLine::new(
+                n,
+                self.cut(trim_cr(&content[start..end])).0,
+            ));
             start = end + 1;
         }
         lines
@@ -235,13 +241,18 @@ mod tests {
 
     fn hits(req: GrepRequest, content: &str) -> Vec<GrepMatch> {
         let path = VirtualPath::parse("/f").unwrap();
-        GrepMatcher::new(&req).unwrap().search(&path, content.as_bytes(), usize::MAX)
+        GrepMatcher::new(&req)
+            .unwrap()
+            .search(&path, content.as_bytes(), usize::MAX)
     }
 
     #[test]
     fn literal_by_default_and_regex_on_request() {
         assert_eq!(hits(GrepRequest::new("a.c"), "abc\na.c\n").len(), 1);
-        assert_eq!(hits(GrepRequest::new("a.c").regex(true), "abc\na.c\n").len(), 2);
+        assert_eq!(
+            hits(GrepRequest::new("a.c").regex(true), "abc\na.c\n").len(),
+            2
+        );
         assert_eq!(hits(GrepRequest::new("(").regex(false), "f(x)\n").len(), 1);
         let e = GrepMatcher::new(&GrepRequest::new("(").regex(true)).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::InvalidPattern);
@@ -258,7 +269,10 @@ mod tests {
 
     #[test]
     fn case_insensitive_and_line_numbers() {
-        let found = hits(GrepRequest::new("HELLO").case_insensitive(true), "x\nhello\nHeLLo there\n");
+        let found = hits(
+            GrepRequest::new("HELLO").case_insensitive(true),
+            "x\nhello\nHeLLo there\n",
+        );
         let lines: Vec<u64> = found.iter().map(|m| m.line_number).collect();
         assert_eq!(lines, [2, 3]);
     }
@@ -269,7 +283,10 @@ mod tests {
         assert_eq!(found[0].before, [ContextLine::new(2, "b".into())]);
         assert_eq!(found[0].after, [ContextLine::new(4, "d".into())]);
         let found = hits(GrepRequest::new("x").max_line_chars(3), "xxxxxx\n");
-        assert_eq!((found[0].line.as_str(), found[0].line_truncated), ("xxx", true));
+        assert_eq!(
+            (found[0].line.as_str(), found[0].line_truncated),
+            ("xxx", true)
+        );
     }
 
     #[test]
@@ -279,7 +296,11 @@ mod tests {
         assert!(m.wants("src/x.rs"));
         assert!(!m.wants("src/x.py"));
         assert!(!m.wants(".git/x.rs"));
-        assert!(GrepMatcher::new(&GrepRequest::new("a")).unwrap().wants(".env"));
+        assert!(
+            GrepMatcher::new(&GrepRequest::new("a"))
+                .unwrap()
+                .wants(".env")
+        );
     }
 
     #[test]
@@ -294,7 +315,11 @@ mod tests {
         assert_eq!((r.matches.len(), r.truncated), (3, true));
         let req = GrepRequest::new("a").max_count(2);
         let mut c = GrepCollector::new(&req);
-        c.search(&GrepMatcher::new(&req).unwrap(), &VirtualPath::parse("/1").unwrap(), b"a\na\n");
+        c.search(
+            &GrepMatcher::new(&req).unwrap(),
+            &VirtualPath::parse("/1").unwrap(),
+            b"a\na\n",
+        );
         assert!(!c.finish().truncated);
     }
 }

@@ -75,13 +75,11 @@ impl VirtualPath {
                 format!("the path is longer than {MAX_PATH_BYTES} bytes"),
             ));
         }
-        if let Some(first) = out[1..].split('/').next() {
-            if is_drive(first) {
-                return Err(invalid(
-                    input,
-                    "Windows drive letters are not allowed; paths start at /",
-                ));
-            }
+        if out[1..].split('/').next().is_some_and(is_drive) {
+            return Err(invalid(
+                input,
+                "Windows drive letters are not allowed; paths start at /",
+            ));
         }
         Ok(VirtualPath(out))
     }
@@ -208,7 +206,11 @@ impl VirtualPath {
 }
 
 fn invalid(input: &str, why: impl Into<String>) -> Error {
-    let shown: String = input.chars().take(200).flat_map(char::escape_debug).collect();
+    let shown: String = input
+        .chars()
+        .take(200)
+        .flat_map(char::escape_debug)
+        .collect();
     Error::new(
         ErrorKind::InvalidPath,
         format!("invalid path \"{shown}\": {}", why.into()),
@@ -327,7 +329,10 @@ mod tests {
         assert_eq!(ok("/a/./b//c/"), "/a/b/c");
         assert_eq!(ok("/a..b"), "/a..b");
         assert_eq!(ok("/.hidden/..x"), "/.hidden/..x");
-        assert_eq!(ok("/dir with space/ünï código.txt"), "/dir with space/ünï código.txt");
+        assert_eq!(
+            ok("/dir with space/ünï código.txt"),
+            "/dir with space/ünï código.txt"
+        );
     }
 
     #[test]
@@ -363,20 +368,38 @@ mod tests {
         let p = VirtualPath::parse("/a/b/c.txt").unwrap();
         assert_eq!(p.file_name(), Some("c.txt"));
         assert_eq!(p.parent().unwrap().as_str(), "/a/b");
-        assert_eq!(VirtualPath::parse("/a").unwrap().parent().unwrap(), VirtualPath::root());
+        assert_eq!(
+            VirtualPath::parse("/a").unwrap().parent().unwrap(),
+            VirtualPath::root()
+        );
         assert_eq!(VirtualPath::root().parent(), None);
-        let ancestors: Vec<_> = p.ancestors().into_iter().map(VirtualPath::into_string).collect();
+        let ancestors: Vec<_> = p
+            .ancestors()
+            .into_iter()
+            .map(VirtualPath::into_string)
+            .collect();
         assert_eq!(ancestors, ["/", "/a", "/a/b"]);
         let base = VirtualPath::parse("/memories").unwrap();
-        assert!(VirtualPath::parse("/memories/x").unwrap().starts_with(&base));
+        assert!(
+            VirtualPath::parse("/memories/x")
+                .unwrap()
+                .starts_with(&base)
+        );
         assert!(base.starts_with(&base));
         assert!(!VirtualPath::parse("/memoriesx").unwrap().starts_with(&base));
         assert_eq!(
-            VirtualPath::parse("/memories/x/y").unwrap().strip_prefix(&base).unwrap().as_str(),
+            VirtualPath::parse("/memories/x/y")
+                .unwrap()
+                .strip_prefix(&base)
+                .unwrap()
+                .as_str(),
             "/x/y"
         );
         assert_eq!(base.strip_prefix(&base).unwrap(), VirtualPath::root());
-        assert_eq!(VirtualPath::parse("/x").unwrap().rebase(&base).as_str(), "/memories/x");
+        assert_eq!(
+            VirtualPath::parse("/x").unwrap().rebase(&base).as_str(),
+            "/memories/x"
+        );
         assert_eq!(VirtualPath::root().rebase(&base), base);
         assert_eq!(p.join("../x").unwrap_err().kind(), ErrorKind::InvalidPath);
         assert_eq!(VirtualPath::root().join("a/b").unwrap().as_str(), "/a/b");

@@ -87,10 +87,10 @@ pub fn apply_edit(
     replace_all: bool,
 ) -> Result<(String, usize)> {
     if old.is_empty() {
-        return Err(Error::invalid_argument(
-            "old_string is empty; give the exact text to replace",
-        )
-        .with_path(path));
+        return Err(
+            Error::invalid_argument("old_string is empty; give the exact text to replace")
+                .with_path(path),
+        );
     }
     let mut count = content.matches(old).count();
     let (mut old, mut new) = (old.to_owned(), new.to_owned());
@@ -152,7 +152,10 @@ mod tests {
     fn pages_keep_endings_and_report_position() {
         let r = page("/f", b"a\r\nb\nc", 1, 1).unwrap();
         assert_eq!(r.content, "b\n");
-        assert_eq!((r.total_lines, r.first_line, r.last_line, r.next_offset), (3, 2, 2, Some(2)));
+        assert_eq!(
+            (r.total_lines, r.first_line, r.last_line, r.next_offset),
+            (3, 2, 2, Some(2))
+        );
         let r = page("/f", b"a\r\nb\nc", 0, 10).unwrap();
         assert_eq!(r.content, "a\r\nb\nc");
         assert_eq!(r.next_offset, None);
@@ -163,26 +166,63 @@ mod tests {
     #[test]
     fn empty_file_and_bad_offsets() {
         let r = page("/f", b"", 0, 10).unwrap();
-        assert_eq!((r.content.as_str(), r.total_lines, r.first_line), ("", 0, 0));
-        assert_eq!(page("/f", b"", 1, 10).unwrap_err().kind(), ErrorKind::InvalidArgument);
-        assert_eq!(page("/f", b"a\n", 1, 10).unwrap_err().kind(), ErrorKind::InvalidArgument);
-        assert_eq!(page("/f", b"a\n", 0, 0).unwrap_err().kind(), ErrorKind::InvalidArgument);
-        assert_eq!(page("/f", &[0xff, 0xfe], 0, 1).unwrap_err().kind(), ErrorKind::NotATextFile);
+        assert_eq!(
+            (r.content.as_str(), r.total_lines, r.first_line),
+            ("", 0, 0)
+        );
+        assert_eq!(
+            page("/f", b"", 1, 10).unwrap_err().kind(),
+            ErrorKind::InvalidArgument
+        );
+        assert_eq!(
+            page("/f", b"a\n", 1, 10).unwrap_err().kind(),
+            ErrorKind::InvalidArgument
+        );
+        assert_eq!(
+            page("/f", b"a\n", 0, 0).unwrap_err().kind(),
+            ErrorKind::InvalidArgument
+        );
+        assert_eq!(
+            page("/f", &[0xff, 0xfe], 0, 1).unwrap_err().kind(),
+            ErrorKind::NotATextFile
+        );
     }
 
     #[test]
     fn edit_rules() {
-        assert_eq!(apply_edit("/f", "a b a", "b", "c", false).unwrap(), ("a c a".into(), 1));
-        assert_eq!(apply_edit("/f", "a b a", "a", "x", true).unwrap(), ("x b x".into(), 2));
+        assert_eq!(
+            apply_edit("/f", "a b a", "b", "c", false).unwrap(),
+            ("a c a".into(), 1)
+        );
+        assert_eq!(
+            apply_edit("/f", "a b a", "a", "x", true).unwrap(),
+            ("x b x".into(), 2)
+        );
         let e = apply_edit("/f", "a b a", "a", "x", false).unwrap_err();
-        assert_eq!((e.kind(), e.context_value("count")), (ErrorKind::MultipleOccurrences, Some("2")));
-        assert_eq!(apply_edit("/f", "a", "z", "x", false).unwrap_err().kind(), ErrorKind::StringNotFound);
-        assert_eq!(apply_edit("/f", "a", "", "x", false).unwrap_err().kind(), ErrorKind::InvalidArgument);
+        assert_eq!(
+            (e.kind(), e.context_value("count")),
+            (ErrorKind::MultipleOccurrences, Some("2"))
+        );
+        assert_eq!(
+            apply_edit("/f", "a", "z", "x", false).unwrap_err().kind(),
+            ErrorKind::StringNotFound
+        );
+        assert_eq!(
+            apply_edit("/f", "a", "", "x", false).unwrap_err().kind(),
+            ErrorKind::InvalidArgument
+        );
     }
 
     #[test]
     fn edit_retries_with_crlf() {
-        let (out, n) = apply_edit("/f", "one\r\ntwo\r\nthree\r\n", "one\ntwo\n", "1\n2\n", false).unwrap();
+        let (out, n) = apply_edit(
+            "/f",
+            "one\r\ntwo\r\nthree\r\n",
+            "one\ntwo\n",
+            "1\n2\n",
+            false,
+        )
+        .unwrap();
         assert_eq!((out.as_str(), n), ("1\r\n2\r\nthree\r\n", 1));
     }
 
