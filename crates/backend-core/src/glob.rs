@@ -1,6 +1,6 @@
 //! Glob matching with the rules every backend shares.
 
-use globset::{GlobBuilder, GlobMatcher};
+use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 
 use crate::error::{Error, ErrorKind, Result};
 
@@ -44,9 +44,12 @@ enum Segment {
     AnyDepth,
     /// A segment without metacharacters.
     Literal(String),
-    /// A segment with metacharacters.
+    /// A segment with metacharacters, as a one-glob `GlobSet`, which picks
+    /// a fast strategy (extension, prefix, suffix, literal) before falling
+    /// back to a regex.
     Pattern {
-        matcher: GlobMatcher,
+        matcher: GlobSet,
+        source: String,
         allows_hidden: bool,
     },
 }
@@ -59,6 +62,7 @@ impl Segment {
             Segment::Pattern {
                 matcher,
                 allows_hidden,
+                ..
             } => (*allows_hidden || !name.starts_with('.')) && matcher.is_match(name),
         }
     }
@@ -111,14 +115,18 @@ impl GlobPattern {
                 } else if !has_meta(seg) {
                     Segment::Literal(seg.to_owned())
                 } else {
-                    let matcher = GlobBuilder::new(seg)
+                    let glob = GlobBuilder::new(seg)
                         .literal_separator(true)
                         .backslash_escape(true)
                         .build()
-                        .map_err(|e| invalid_pattern(pattern, e.kind()))?
-                        .compile_matcher();
+                        .map_err(|e| invalid_pattern(pattern, e.kind()))?;
+                    let matcher = GlobSetBuilder::new()
+                        .add(glob)
+                        .build()
+                        .map_err(|e| invalid_pattern(pattern, e.kind()))?;
                     Segment::Pattern {
                         matcher,
+                        source: seg.to_owned(),
                         allows_hidden: seg.starts_with('.'),
                     }
                 };
@@ -180,6 +188,51 @@ impl GlobPattern {
         }
         common.unwrap_or_default()
     }
+
+    /// The pattern that matches `relative` exactly when this one matches
+    /// `dir/relative`, for searching a sub-tree that has its own root (a
+    /// composite router's route mounted at `dir`, a path relative to the
+    /// search root). `None` when no file under `dir` can match.
+    ///
+    /// The result is a pattern string for [`GlobPattern::new`].
+    ///
+    /// # Examples
+    /// ```
+    /// use backend_core::GlobPattern;
+    /// let g = GlobPattern::new("memories/*.md").unwrap();
+    /// let inner = GlobPattern::new(&g.residual("memories").unwrap()).unwrap();
+    /// assert!(inner.matches("a.md"));
+    /// assert!(!inner.matches("x/a.md"));
+    /// assert_eq!(g.residual("src"), None);
+    /// ```
+    pub fn residual(&self, dir: &str) -> Option<String> {
+        let mut rendered: Vec<String> = Vec::new();
+        for alt in &self.alternatives {
+            for tail in alt.residuals(dir) {
+                if !rendered.contains(&tail) {
+                    rendered.push(tail);
+                }
+            }
+        }
+        match rendered.len() {
+            0 => None,
+            1 => rendered.pop(),
+            _ => Some(format!("{{{}}}", rendered.join(","))),
+        }
+    }
+}
+
+impl Segment {
+    /// The segment as pattern text, with `,` escaped so that it can sit
+    /// inside a brace alternation.
+    fn render(&self) -> String {
+        let text = match self {
+            Segment::AnyDepth => "**",
+            Segment::Literal(lit) => lit.as_str(),
+            Segment::Pattern { source, .. } => source.as_str(),
+        };
+        text.replace(',', "\\,")
+    }
 }
 
 impl Alternative {
@@ -226,6 +279,50 @@ impl Alternative {
             }
         }
         states & accept != 0
+    }
+}
+
+impl Alternative {
+    /// The positions reached after consuming the segments of `dir`, each
+    /// rendered as the rest of the pattern (`./` keeps a one-segment rest
+    /// anchored instead of matching at any depth).
+    fn residuals(&self, dir: &str) -> Vec<String> {
+        let segs = &self.segments;
+        let close = |mut states: u64| {
+            for (i, seg) in segs.iter().enumerate() {
+                if states & (1 << i) != 0 && matches!(seg, Segment::AnyDepth) {
+                    states |= 1 << (i + 1);
+                }
+            }
+            states
+        };
+        let mut states = close(1);
+        for name in dir.split('/').filter(|n| !n.is_empty()) {
+            let mut next = 0u64;
+            for (i, seg) in segs.iter().enumerate() {
+                if states & (1 << i) == 0 {
+                    continue;
+                }
+                match seg {
+                    Segment::AnyDepth if !name.starts_with('.') => next |= 1 << i,
+                    Segment::AnyDepth => {}
+                    other if other.matches(name) => next |= 1 << (i + 1),
+                    _ => {}
+                }
+            }
+            states = close(next);
+        }
+        (0..segs.len())
+            .filter(|&i| states & (1 << i) != 0)
+            // `**/x` already covers `x`.
+            .filter(|&i| {
+                !(i > 0 && states & (1 << (i - 1)) != 0 && matches!(segs[i - 1], Segment::AnyDepth))
+            })
+            .map(|i| {
+                let rest: Vec<String> = segs[i..].iter().map(Segment::render).collect();
+                format!("./{}", rest.join("/"))
+            })
+            .collect()
     }
 }
 
@@ -358,6 +455,41 @@ mod tests {
             );
         }
         assert!(m("a..b", "a..b"));
+    }
+
+    fn residual_matches(pattern: &str, dir: &str, relative: &str) -> bool {
+        let outer = GlobPattern::new(pattern).unwrap();
+        let expected = outer.matches(&format!("{dir}/{relative}"));
+        let got = outer
+            .residual(dir)
+            .is_some_and(|r| GlobPattern::new(&r).unwrap().matches(relative));
+        assert_eq!(got, expected, "{pattern} under {dir} for {relative}");
+        got
+    }
+
+    #[test]
+    fn residual_matches_what_the_pattern_matches_below_dir() {
+        assert!(residual_matches("memories/*.md", "memories", "a.md"));
+        assert!(!residual_matches("memories/*.md", "memories", "x/a.md"));
+        assert!(residual_matches("**/*.md", "memories", "x/a.md"));
+        assert!(residual_matches("*.md", "a/b", "c.md"));
+        assert!(residual_matches(
+            "{a/*.rs,a/b/**/*.md,c/*}",
+            "a/b",
+            "x/y.md"
+        ));
+        assert!(!residual_matches("{a/*.rs,a/b/**/*.md,c/*}", "a/b", "y.rs"));
+        assert!(residual_matches("a/**/b/*.txt", "a/x/b", "f.txt"));
+        assert!(residual_matches("a/**/b/*.txt", "a/x", "b/f.txt"));
+        assert!(!residual_matches("**/*.md", ".hidden", "a.md"));
+        assert!(residual_matches(".hidden/*.md", ".hidden", "a.md"));
+        assert!(residual_matches("[a,b]/*.md", "a", "f.md"));
+        assert!(residual_matches("*", "d", "x,y"));
+        assert_eq!(GlobPattern::new("src/*.rs").unwrap().residual("docs"), None);
+        assert_eq!(
+            GlobPattern::new("src/*.rs").unwrap().residual("src/a"),
+            None
+        );
     }
 
     #[test]
