@@ -1,7 +1,49 @@
-//! `cargo xtask ci`: what CI checks.
+//! `cargo xtask ci`: everything CI checks, in the order that fails fastest.
+//!
+//! Flags: `--skip-tests` (lint only), `--skip-deny`.
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result};
 
-pub(crate) fn run(_args: &[String]) -> Result<()> {
-    bail!("ci is being written")
+use crate::{cargo, run_cmd};
+
+pub(crate) fn run(args: &[String]) -> Result<()> {
+    let skip_tests = args.iter().any(|a| a == "--skip-tests");
+    let skip_deny = args.iter().any(|a| a == "--skip-deny");
+
+    step("format")?;
+    run_cmd(cargo().args(["fmt", "--all", "--", "--check"]))
+        .context("code is not formatted: run `cargo fmt --all`")?;
+
+    step("clippy, all features")?;
+    run_cmd(cargo().args([
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--all-features",
+        "--",
+        "-D",
+        "warnings",
+    ]))?;
+
+    step("feature sets of the umbrella crate")?;
+    crate::features::check()?;
+
+    if !skip_deny {
+        step("cargo deny")?;
+        run_cmd(cargo().args(["deny", "--all-features", "check", "bans", "licenses", "sources"]))
+            .context("cargo deny failed (install it with `cargo install --locked cargo-deny`)")?;
+    }
+
+    if !skip_tests {
+        step("tests")?;
+        run_cmd(cargo().args(["test", "--workspace", "--all-features", "--no-fail-fast"]))?;
+        step("conformance table")?;
+        crate::conformance::run(&[])?;
+    }
+    Ok(())
+}
+
+fn step(name: &str) -> Result<()> {
+    eprintln!("\n==> {name}");
+    Ok(())
 }

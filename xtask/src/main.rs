@@ -12,8 +12,11 @@ mod bench;
 mod ci;
 mod conformance;
 mod docker;
+mod features;
 mod python;
 mod s3;
+#[cfg(test)]
+mod tidy;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

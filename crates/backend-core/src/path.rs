@@ -269,6 +269,14 @@ impl fmt::Debug for VirtualPath {
     }
 }
 
+/// Lets maps keyed by `VirtualPath` be queried with `&str`; ordering,
+/// equality and hashing are those of the inner string.
+impl std::borrow::Borrow<str> for VirtualPath {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
 impl AsRef<str> for VirtualPath {
     fn as_ref(&self) -> &str {
         &self.0

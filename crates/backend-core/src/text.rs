@@ -1,6 +1,8 @@
 //! Text rules shared by every backend: read paging, exact-match editing and
 //! binary detection.
 
+use std::borrow::Cow;
+
 use crate::error::{Error, ErrorKind, Result};
 use crate::types::ReadResult;
 
@@ -92,42 +94,47 @@ pub fn apply_edit(
                 .with_path(path),
         );
     }
-    let mut count = content.matches(old).count();
-    let (mut old, mut new) = (old.to_owned(), new.to_owned());
-    if count == 0 && content.contains("\r\n") && old.contains('\n') {
+    let (mut old, mut new) = (Cow::Borrowed(old), Cow::Borrowed(new));
+    let mut first = content.find(old.as_ref());
+    if first.is_none() && content.contains("\r\n") && old.contains('\n') {
         let crlf_old = to_crlf(&old);
-        let crlf_count = content.matches(crlf_old.as_str()).count();
-        if crlf_count > 0 {
-            old = crlf_old;
-            new = to_crlf(&new);
-            count = crlf_count;
+        if let Some(i) = content.find(crlf_old.as_str()) {
+            first = Some(i);
+            old = Cow::Owned(crlf_old);
+            new = Cow::Owned(to_crlf(&new));
         }
     }
-    match count {
-        0 => Err(Error::new(
+    let Some(first) = first else {
+        return Err(Error::new(
             ErrorKind::StringNotFound,
             format!(
                 "old_string was not found in {path}; read the file and copy the text exactly, including whitespace"
             ),
         )
-        .with_path(path)),
-        n if n > 1 && !replace_all => Err(Error::new(
+        .with_path(path));
+    };
+    let after_first = first + old.len();
+    if replace_all {
+        let count = 1 + content[after_first..].matches(old.as_ref()).count();
+        return Ok((content.replace(old.as_ref(), &new), count));
+    }
+    if content[after_first..].contains(old.as_ref()) {
+        let n = 1 + content[after_first..].matches(old.as_ref()).count();
+        return Err(Error::new(
             ErrorKind::MultipleOccurrences,
             format!(
                 "old_string occurs {n} times in {path}; add surrounding lines to make it unique, or set replace_all"
             ),
         )
         .with_path(path)
-        .with_context("count", n.to_string())),
-        n => {
-            let updated = if replace_all {
-                content.replace(&old, &new)
-            } else {
-                content.replacen(&old, &new, 1)
-            };
-            Ok((updated, n))
-        }
+        .with_context("count", n.to_string()));
     }
+    // One occurrence: splice it without a second scan.
+    let mut updated = String::with_capacity(content.len() - old.len() + new.len());
+    updated.push_str(&content[..first]);
+    updated.push_str(&new);
+    updated.push_str(&content[after_first..]);
+    Ok((updated, 1))
 }
 
 /// Turns lone `\n` into `\r\n`, leaving existing `\r\n` alone.

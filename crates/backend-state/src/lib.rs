@@ -130,7 +130,7 @@ impl StateBackend {
         self.tree.write().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn file_bytes(&self, path: &VirtualPath) -> Result<Arc<[u8]>> {
+    fn file_bytes(&self, path: &VirtualPath) -> Result<Arc<Vec<u8>>> {
         let tree = self.read_tree();
         match tree.files.get(path.as_str()) {
             Some(f) => Ok(f.content.clone()),
@@ -138,7 +138,7 @@ impl StateBackend {
         }
     }
 
-    fn write_file(&self, path: &VirtualPath, content: Arc<[u8]>) -> Result<()> {
+    fn write_file(&self, path: &VirtualPath, content: Arc<Vec<u8>>) -> Result<()> {
         if path.is_root() {
             return Err(Error::is_directory("/"));
         }
@@ -213,7 +213,7 @@ impl Backend for StateBackend {
     async fn read_bytes(&self, path: &str) -> Result<Vec<u8>> {
         let path = parse(path, Operation::ReadBytes)?;
         self.file_bytes(&path)
-            .map(|c| c.to_vec())
+            .map(|c| c.as_ref().clone())
             .map_err(|e| e.with_operation(Operation::ReadBytes))
     }
 
@@ -228,7 +228,7 @@ impl Backend for StateBackend {
 
     async fn write(&self, path: &str, content: Vec<u8>) -> Result<()> {
         let path = parse(path, Operation::Write)?;
-        self.write_file(&path, Arc::from(content))
+        self.write_file(&path, Arc::new(content))
             .map_err(|e| e.with_operation(Operation::Write))
     }
 
@@ -261,7 +261,7 @@ impl Backend for StateBackend {
             path.as_str(),
         )
         .map_err(|e| e.with_operation(Operation::Edit))?;
-        tree.put_file(&path, Arc::from(updated.into_bytes()), SystemTime::now());
+        tree.put_file(&path, Arc::new(updated.into_bytes()), SystemTime::now());
         Ok(EditResult::new(count))
     }
 
@@ -301,11 +301,7 @@ impl Backend for StateBackend {
         let mut files = Vec::new();
         let mut truncated = false;
         for (key, file) in tree.files_under(&base) {
-            let relative = if base.is_root() {
-                &key[1..]
-            } else {
-                &key[base.as_str().len() + 1..]
-            };
+            let relative = relative_key(&base, key);
             if !pattern.matches(relative) {
                 continue;
             }
@@ -313,7 +309,7 @@ impl Backend for StateBackend {
                 truncated = true;
                 break;
             }
-            let path = VirtualPath::parse(key).map_err(|e| e.with_operation(Operation::Glob))?;
+            let path = key.clone();
             files.push(
                 FileInfo::file(path, file.content.len() as u64).with_modified(Some(file.modified)),
             );
@@ -337,18 +333,22 @@ impl Backend for StateBackend {
             if collector.is_full() {
                 break;
             }
-            let relative = if base.is_root() {
-                &key[1..]
-            } else {
-                &key[base.as_str().len() + 1..]
-            };
+            let relative = relative_key(&base, key);
             if !matcher.wants(relative) {
                 continue;
             }
-            let path = VirtualPath::parse(key).map_err(|e| e.with_operation(Operation::Grep))?;
-            collector.search(&matcher, &path, &file.content);
+            collector.search(&matcher, key, &file.content);
         }
         Ok(collector.finish())
+    }
+}
+
+/// `key` relative to `base`, which is one of its ancestors.
+fn relative_key<'a>(base: &VirtualPath, key: &'a VirtualPath) -> &'a str {
+    if base.is_root() {
+        &key.as_str()[1..]
+    } else {
+        &key.as_str()[base.as_str().len() + 1..]
     }
 }
 

@@ -23,12 +23,12 @@ pub(crate) fn encode(tree: &Tree) -> Vec<u8> {
     out.extend_from_slice(&VERSION.to_le_bytes());
     out.extend_from_slice(&(tree.dirs.len() as u64).to_le_bytes());
     for (path, dir) in &tree.dirs {
-        put_str(&mut out, path);
+        put_str(&mut out, path.as_str());
         put_time(&mut out, dir.modified);
     }
     out.extend_from_slice(&(tree.files.len() as u64).to_le_bytes());
     for (path, file) in &tree.files {
-        put_str(&mut out, path);
+        put_str(&mut out, path.as_str());
         put_time(&mut out, file.modified);
         out.extend_from_slice(&(file.content.len() as u64).to_le_bytes());
         out.extend_from_slice(&file.content);
@@ -134,7 +134,7 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Tree> {
             ensure_dir_chain(&mut tree, &parent, &path, modified);
         }
         tree.dirs
-            .entry(path.as_str().to_owned())
+            .entry(path.clone())
             .or_insert_with(|| crate::tree::DirNode {
                 children: Default::default(),
                 modified,
@@ -146,7 +146,7 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Tree> {
         let path = r.path()?;
         let modified = r.time()?;
         let len = usize::try_from(r.u64()?).map_err(|_| corrupt("a file is too large"))?;
-        let content: Arc<[u8]> = Arc::from(r.take(len)?);
+        let content = Arc::new(r.take(len)?.to_vec());
         if path.is_root() || tree.dirs.contains_key(path.as_str()) {
             return Err(corrupt("a path is both a file and a directory"));
         }
@@ -171,7 +171,7 @@ fn ensure_dir_chain(
     while let Some(p) = parent {
         let dir = tree
             .dirs
-            .entry(p.as_str().to_owned())
+            .entry(p.clone())
             .or_insert_with(|| crate::tree::DirNode {
                 children: Default::default(),
                 modified,

@@ -1,4 +1,4 @@
-//! The file tree: flat ordered maps of files and directories.
+//! The file tree: ordered maps of files and directories keyed by path.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Bound;
@@ -8,10 +8,11 @@ use std::time::SystemTime;
 use backend_core::{Error, ErrorKind, FileInfo, Result, VirtualPath};
 
 /// A file's bytes and modification time. Content is shared so that readers
-/// can copy it out of the lock cheaply.
+/// can copy it out of the lock cheaply, and held as the `Vec` it was written
+/// as so that a write does not copy it again.
 #[derive(Debug, Clone)]
 pub(crate) struct FileNode {
-    pub(crate) content: Arc<[u8]>,
+    pub(crate) content: Arc<Vec<u8>>,
     pub(crate) modified: SystemTime,
 }
 
@@ -23,7 +24,7 @@ pub(crate) struct DirNode {
 }
 
 impl DirNode {
-    fn new(modified: SystemTime) -> Self {
+    pub(crate) fn new(modified: SystemTime) -> Self {
         DirNode {
             children: BTreeSet::new(),
             modified,
@@ -37,15 +38,15 @@ impl DirNode {
 /// costs O(k log n) however many files exist elsewhere.
 #[derive(Debug, Clone)]
 pub(crate) struct Tree {
-    pub(crate) files: BTreeMap<String, FileNode>,
-    pub(crate) dirs: BTreeMap<String, DirNode>,
+    pub(crate) files: BTreeMap<VirtualPath, FileNode>,
+    pub(crate) dirs: BTreeMap<VirtualPath, DirNode>,
     pub(crate) used_bytes: u64,
 }
 
 impl Default for Tree {
     fn default() -> Self {
         let mut dirs = BTreeMap::new();
-        dirs.insert("/".to_owned(), DirNode::new(SystemTime::now()));
+        dirs.insert(VirtualPath::root(), DirNode::new(SystemTime::now()));
         Tree {
             files: BTreeMap::new(),
             dirs,
@@ -54,16 +55,22 @@ impl Default for Tree {
     }
 }
 
-/// The key range holding everything strictly below `dir`.
-pub(crate) fn subtree_range(dir: &VirtualPath) -> (Bound<String>, Bound<String>) {
+/// The bounds of the key range holding everything strictly below `dir`.
+fn subtree_bounds(dir: &VirtualPath) -> (String, Option<String>) {
     if dir.is_root() {
-        return (Bound::Excluded("/".to_owned()), Bound::Unbounded);
+        // Every key but "/" itself starts with "/" and sorts after it.
+        return ("/\0".to_owned(), None);
     }
     // Every descendant starts with "dir/"; '0' is the byte after '/'.
-    (
-        Bound::Included(format!("{dir}/")),
-        Bound::Excluded(format!("{dir}0")),
-    )
+    (format!("{dir}/"), Some(format!("{dir}0")))
+}
+
+/// The parent directory of `path` as a slice of it (`path` is not the root).
+fn parent_str(path: &str) -> &str {
+    match path.rfind('/') {
+        Some(0) | None => "/",
+        Some(i) => &path[..i],
+    }
 }
 
 impl Tree {
@@ -81,9 +88,10 @@ impl Tree {
 
     /// Fails with `not_a_directory` when an ancestor of `path` is a file.
     pub(crate) fn check_ancestors(&self, path: &VirtualPath) -> Result<()> {
-        for ancestor in path.ancestors() {
-            if self.files.contains_key(ancestor.as_str()) {
-                return Err(Error::not_a_directory(ancestor.as_str()));
+        let s = path.as_str();
+        for (i, _) in s.match_indices('/').skip(1) {
+            if self.files.contains_key(&s[..i]) {
+                return Err(Error::not_a_directory(&s[..i]));
             }
         }
         Ok(())
@@ -92,34 +100,42 @@ impl Tree {
     /// Replaces or creates the file at `path`, creating parent directories.
     /// The caller has checked the path is not a directory and its ancestors
     /// are not files.
-    pub(crate) fn put_file(&mut self, path: &VirtualPath, content: Arc<[u8]>, now: SystemTime) {
+    pub(crate) fn put_file(&mut self, path: &VirtualPath, content: Arc<Vec<u8>>, now: SystemTime) {
         let new_len = content.len() as u64;
-        let old = self.files.insert(
-            path.as_str().to_owned(),
+        if let Some(existing) = self.files.get_mut(path.as_str()) {
+            self.used_bytes = self.used_bytes + new_len - existing.content.len() as u64;
+            existing.content = content;
+            existing.modified = now;
+            return;
+        }
+        self.used_bytes += new_len;
+        self.files.insert(
+            path.clone(),
             FileNode {
                 content,
                 modified: now,
             },
         );
-        self.used_bytes = self.used_bytes + new_len - old.map_or(0, |f| f.content.len() as u64);
         self.link_into_parents(path, now);
     }
 
-    fn link_into_parents(&mut self, path: &VirtualPath, now: SystemTime) {
-        let mut child = path.clone();
-        while let Some(parent) = child.parent() {
-            let name = child.file_name().unwrap_or_default().to_owned();
-            let dir = self
-                .dirs
-                .entry(parent.as_str().to_owned())
-                .or_insert_with(|| DirNode::new(now));
-            let existed = !dir.children.insert(name);
-            if !existed {
-                dir.modified = now;
+    /// Records `path` in its parent's children, creating missing ancestors.
+    pub(crate) fn link_into_parents(&mut self, path: &VirtualPath, now: SystemTime) {
+        let mut child = path.as_str();
+        while child != "/" {
+            let parent = parent_str(child);
+            let name = &child[parent.len().max(1)..].trim_start_matches('/');
+            if let Some(dir) = self.dirs.get_mut(parent) {
+                if dir.children.insert((*name).to_owned()) {
+                    dir.modified = now;
+                }
+                return;
             }
-            if existed && child != *path {
-                // The rest of the chain is already linked.
-                break;
+            let mut dir = DirNode::new(now);
+            dir.children.insert((*name).to_owned());
+            // `parent` is a prefix of a valid path, so it is valid too.
+            if let Ok(parent_path) = VirtualPath::parse(parent) {
+                self.dirs.insert(parent_path, dir);
             }
             child = parent;
         }
@@ -130,31 +146,33 @@ impl Tree {
         if let Some(f) = self.files.remove(path.as_str()) {
             self.used_bytes -= f.content.len() as u64;
         } else if self.dirs.remove(path.as_str()).is_some() {
-            let range = subtree_range(path);
-            let doomed: Vec<String> = self
-                .files
-                .range(range.clone())
-                .map(|(k, _)| k.clone())
-                .collect();
+            let doomed: Vec<VirtualPath> = self.files_under(path).map(|(k, _)| k.clone()).collect();
             for key in doomed {
                 if let Some(f) = self.files.remove(&key) {
                     self.used_bytes -= f.content.len() as u64;
                 }
             }
-            let doomed: Vec<String> = self.dirs.range(range).map(|(k, _)| k.clone()).collect();
+            let (lo, hi) = subtree_bounds(path);
+            let upper = hi.as_deref().map_or(Bound::Unbounded, Bound::Excluded);
+            let doomed: Vec<VirtualPath> = self
+                .dirs
+                .range::<str, _>((Bound::Included(lo.as_str()), upper))
+                .map(|(k, _)| k.clone())
+                .collect();
             for key in doomed {
                 self.dirs.remove(&key);
             }
         }
-        if let (Some(parent), Some(name)) = (path.parent(), path.file_name())
-            && let Some(dir) = self.dirs.get_mut(parent.as_str())
+        if let (Some(name), false) = (path.file_name(), path.is_root())
+            && let Some(dir) = self.dirs.get_mut(parent_str(path.as_str()))
         {
             dir.children.remove(name);
             dir.modified = now;
         }
     }
 
-    /// The kind of thing at `path`, for error messages.
+    /// The error for a path that is not a file: `is_directory`,
+    /// `not_a_directory` (a parent is a file) or `file_not_found`.
     pub(crate) fn missing_or_dir(&self, path: &VirtualPath) -> Error {
         if self.dirs.contains_key(path.as_str()) {
             Error::is_directory(path.as_str())
@@ -170,8 +188,16 @@ impl Tree {
     pub(crate) fn files_under<'a>(
         &'a self,
         dir: &VirtualPath,
-    ) -> impl Iterator<Item = (&'a String, &'a FileNode)> + 'a {
-        self.files.range(subtree_range(dir))
+    ) -> impl Iterator<Item = (&'a VirtualPath, &'a FileNode)> + 'a {
+        let (lo, hi) = subtree_bounds(dir);
+        let upper = match hi {
+            Some(hi) => Bound::Excluded(hi),
+            None => Bound::Unbounded,
+        };
+        self.files.range::<str, _>((
+            Bound::Included(lo.as_str()),
+            upper.as_ref().map(String::as_str),
+        ))
     }
 }
 
