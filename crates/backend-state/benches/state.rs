@@ -22,7 +22,7 @@ const GREP_PATTERN: &str = "TODO: fix";
 const LS_DIR: &str = "/ws/g0/d000";
 
 fn path(d: usize, f: usize) -> String {
-    let ext = if f % 2 == 0 { "rs" } else { "py" };
+    let ext = if f.is_multiple_of(2) { "rs" } else { "py" };
     format!("/ws/g{}/d{d:03}/f{f:03}.{ext}", d / 200)
 }
 
@@ -30,7 +30,7 @@ fn path(d: usize, f: usize) -> String {
 fn content(d: usize, f: usize) -> String {
     let mut s = format!("// file {d}-{f}\n");
     for i in 0..40 {
-        if i == 20 && (d * 100 + f) % 10 == 0 {
+        if i == 20 && (d * 100 + f).is_multiple_of(10) {
             s.push_str("    // TODO: fix this before release\n");
         }
         s.push_str(&format!(
