@@ -1,5 +1,8 @@
 //! `cargo xtask ci`: everything CI checks, in the order that fails fastest.
 //!
+//! It installs what it needs when missing (cargo-deny; a Docker engine and
+//! the test image, as root), so it works on a fresh machine.
+//!
 //! Flags: `--skip-tests` (lint only), `--skip-deny`.
 
 use anyhow::{Context, Result};
@@ -30,15 +33,32 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
 
     if !skip_deny {
         step("cargo deny")?;
+        ensure_cargo_deny()?;
         run_cmd(cargo().args(["deny", "--all-features", "check", "bans", "licenses", "sources"]))
             .context("cargo deny failed (install it with `cargo install --locked cargo-deny`)")?;
     }
 
     if !skip_tests {
+        step("Docker engine and test image")?;
+        crate::docker::ensure_engine_and_image()?;
         step("tests")?;
         run_cmd(cargo().args(["test", "--workspace", "--all-features", "--no-fail-fast"]))?;
         step("conformance table")?;
         crate::conformance::run(&[])?;
+    }
+    Ok(())
+}
+
+/// Installs cargo-deny from crates.io when it is missing.
+fn ensure_cargo_deny() -> Result<()> {
+    let present = cargo()
+        .args(["deny", "--version"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !present {
+        run_cmd(cargo().args(["install", "--locked", "cargo-deny"]))?;
     }
     Ok(())
 }
