@@ -38,8 +38,8 @@ use std::time::SystemTime;
 use async_trait::async_trait;
 use backend_core::{
     Backend, Capabilities, EditResult, Error, ErrorKind, FileInfo, GlobPattern, GlobRequest,
-    GlobResult, GrepCollector, GrepMatcher, GrepRequest, GrepResult, Operation, ReadResult, Result,
-    VirtualPath,
+    GlobResult, GrepCollector, GrepMatch, GrepMatcher, GrepRequest, GrepResult, Operation,
+    ReadResult, Result, VirtualPath,
 };
 
 use crate::tree::{Tree, check_quota};
@@ -329,19 +329,61 @@ impl Backend for StateBackend {
             return Ok(collector.finish());
         }
         Self::search_root(&tree, &base).map_err(|e| e.with_operation(Operation::Grep))?;
-        for (key, file) in tree.files_under(&base) {
-            if collector.is_full() {
-                break;
+        let candidates: Vec<(&VirtualPath, &[u8])> = tree
+            .files_under(&base)
+            .filter(|(key, _)| matcher.wants(relative_key(&base, key)))
+            .map(|(key, file)| (key, file.content.as_slice()))
+            .collect();
+        let bytes: usize = candidates.iter().map(|(_, c)| c.len()).sum();
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        if threads < 2 || bytes < PARALLEL_GREP_BYTES {
+            for (key, content) in candidates {
+                if collector.is_full() {
+                    break;
+                }
+                collector.search(&matcher, key, content);
             }
-            let relative = relative_key(&base, key);
-            if !matcher.wants(relative) {
-                continue;
-            }
-            collector.search(&matcher, key, &file.content);
+            return Ok(collector.finish());
+        }
+        // Large searches split the (path-ordered) files into contiguous
+        // chunks searched on scoped threads; each chunk stops one match past
+        // the cap, and concatenating the chunks in order keeps the result
+        // sorted and `truncated` exact.
+        let cap = request
+            .max_count
+            .map_or(usize::MAX, |m| m.saturating_add(1));
+        let chunk_len = candidates.len().div_ceil(threads);
+        let found: Vec<Vec<GrepMatch>> = std::thread::scope(|scope| {
+            let workers: Vec<_> = candidates
+                .chunks(chunk_len)
+                .map(|chunk| {
+                    let matcher = &matcher;
+                    scope.spawn(move || {
+                        let mut hits = Vec::new();
+                        for (key, content) in chunk {
+                            if hits.len() >= cap {
+                                break;
+                            }
+                            hits.extend(matcher.search(key, content, cap - hits.len()));
+                        }
+                        hits
+                    })
+                })
+                .collect();
+            workers
+                .into_iter()
+                .map(|w| w.join().unwrap_or_default())
+                .collect()
+        });
+        for hits in found {
+            collector.extend(hits);
         }
         Ok(collector.finish())
     }
 }
+
+/// Searches over more bytes than this use every core.
+const PARALLEL_GREP_BYTES: usize = 4 * 1024 * 1024;
 
 /// `key` relative to `base`, which is one of its ancestors.
 fn relative_key<'a>(base: &VirtualPath, key: &'a VirtualPath) -> &'a str {

@@ -163,3 +163,41 @@ fn writing_under_a_file_or_onto_a_directory_fails_cleanly() {
         assert_eq!(b.file_count(), 2);
     });
 }
+
+#[test]
+fn large_greps_stay_sorted_and_count_exactly() {
+    use backend_core::GrepRequest;
+    block_on(async {
+        let b = StateBackend::new();
+        // 600 files of ~8 KiB: past the size where the search uses threads.
+        let body = "filler line\n".repeat(700);
+        for i in 0..600 {
+            b.write_str(&format!("/d/{i:04}.txt"), &format!("{body}hit {i}\n"))
+                .await
+                .unwrap();
+        }
+        let all = b.grep(&GrepRequest::new("hit").path("/d")).await.unwrap();
+        assert_eq!(all.matches.len(), 600);
+        assert!(!all.truncated);
+        let paths: Vec<_> = all
+            .matches
+            .iter()
+            .map(|m| m.path.as_str().to_owned())
+            .collect();
+        let mut sorted = paths.clone();
+        sorted.sort();
+        assert_eq!(paths, sorted);
+        let capped = b
+            .grep(&GrepRequest::new("hit").path("/d").max_count(450))
+            .await
+            .unwrap();
+        assert_eq!(capped.matches.len(), 450);
+        assert!(capped.truncated);
+        assert_eq!(capped.matches[449].path.as_str(), "/d/0449.txt");
+        let exact = b
+            .grep(&GrepRequest::new("hit").path("/d").max_count(600))
+            .await
+            .unwrap();
+        assert!(!exact.truncated);
+    });
+}
