@@ -4,9 +4,10 @@ Run by `cargo xtask bench state` (through benches/state.rs) with a Python that
 has `deepagents` installed. Prints one JSON object of median seconds per
 operation on stdout.
 
-StateBackend normally reads and writes a LangGraph channel; outside a graph
-that channel is a plain dict, so a subclass reads from and merges into one
-dict exactly as the channel's reducer would (a None value deletes).
+StateBackend normally reads and writes the LangGraph `files` channel. Outside
+a graph, a subclass keeps the channel's value in a dict and applies each
+update with deepagents' own channel reducer (`_file_data_reducer`), as the
+channel does when a later read in the same step asks for fresh values.
 """
 
 import json
@@ -16,6 +17,7 @@ import time
 
 from deepagents.backends.state import StateBackend
 from deepagents.backends.utils import create_file_data
+from deepagents.middleware.filesystem import _file_data_reducer
 
 
 class DictStateBackend(StateBackend):
@@ -27,11 +29,7 @@ class DictStateBackend(StateBackend):
         return self.files
 
     def _send_files_update(self, update):
-        for key, value in update.items():
-            if value is None:
-                self.files.pop(key, None)
-            else:
-                self.files[key] = value
+        self.files = _file_data_reducer(self.files, update)
 
 
 def median_seconds(fn, iterations):

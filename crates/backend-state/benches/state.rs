@@ -7,6 +7,9 @@
 //! `**/*.rs`, a literal grep over the 20,000 files of `/ws/g0`, and
 //! read/write/edit latency. Set `BENCH_PYTHON` to a Python with `deepagents`
 //! (xtask does); without it only our figures are printed.
+//!
+//! The reference applies each update with deepagents' own `files` channel
+//! reducer, as a LangGraph run does; see `deepagents_state.py`.
 
 use std::io::Write;
 use std::process::{Command, Stdio};
