@@ -1,0 +1,370 @@
+//! One reqwest client per backend: timeouts, retries where the provider says
+//! a call is safe to repeat, and provider errors mapped to [`ErrorKind`]s.
+
+use std::time::Duration;
+
+use backend_core::{Error, ErrorKind};
+use reqwest::header::HeaderMap;
+use reqwest::{Response, StatusCode};
+use tracing::Instrument;
+
+/// How failed calls that are safe to repeat are retried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Retries after the first attempt (0 turns retrying off).
+    pub max_retries: u32,
+    /// The first backoff; each retry doubles it.
+    pub initial_backoff: Duration,
+    /// The longest wait between attempts, including a server's `Retry-After`.
+    pub max_backoff: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_retries: 3,
+            initial_backoff: Duration::from_millis(500),
+            max_backoff: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Timeouts of the HTTP client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    /// Establishing a connection.
+    pub connect: Duration,
+    /// A whole ordinary request (command and long-poll calls set their own).
+    pub request: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            connect: Duration::from_secs(10),
+            request: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Whether a call may be sent again after a failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Retry {
+    /// Never: the call has effects that must not happen twice (command
+    /// execution). Even a 429 is returned as an error.
+    Never,
+    /// Only when the server says it did nothing: 429, or an explicit
+    /// `Should-Retry: true`. For creates without an idempotency key.
+    Throttled,
+    /// Safe to repeat: reads, deletes, and calls carrying an idempotency key.
+    /// Also retried on connection failures, 408, 409, 5xx.
+    Idempotent,
+}
+
+/// The shared HTTP plumbing of one backend.
+#[derive(Clone)]
+pub(crate) struct HttpClient {
+    http: reqwest::Client,
+    provider: &'static str,
+    key_env: &'static str,
+    retry: RetryPolicy,
+}
+
+impl std::fmt::Debug for HttpClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpClient")
+            .field("provider", &self.provider)
+            .field("retry", &self.retry)
+            .finish_non_exhaustive()
+    }
+}
+
+impl HttpClient {
+    /// A client for `provider`, whose key lives in the env var `key_env`.
+    pub(crate) fn new(
+        provider: &'static str,
+        key_env: &'static str,
+        timeouts: Timeouts,
+        retry: RetryPolicy,
+    ) -> Result<Self, Error> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(timeouts.connect)
+            .timeout(timeouts.request)
+            .user_agent(concat!("backend-remote/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| {
+                Error::internal(format!("could not build the {provider} HTTP client: {e}"))
+                    .with_source(e)
+            })?;
+        Ok(HttpClient {
+            http,
+            provider,
+            key_env,
+            retry,
+        })
+    }
+
+    /// Sends the request `build` makes (again for each attempt), retrying as
+    /// `retry` allows. Returns the response when its status is a success;
+    /// otherwise the provider's error mapped to an [`Error`].
+    pub(crate) async fn send<F>(&self, call: &'static str, retry: Retry, build: F) -> Result<Response, Error>
+    where
+        F: Fn(&reqwest::Client) -> reqwest::RequestBuilder,
+    {
+        let mut attempt: u32 = 0;
+        loop {
+            let span = tracing::debug_span!("provider_call", provider = self.provider, call, attempt);
+            let outcome = build(&self.http).send().instrument(span.clone()).await;
+            let may_retry = attempt < self.retry.max_retries;
+            match outcome {
+                Ok(response) if response.status().is_success() => return Ok(response),
+                Ok(response) => {
+                    let status = response.status();
+                    let headers = response.headers().clone();
+                    if may_retry && should_retry(retry, status, &headers) {
+                        let wait = self.backoff(attempt, &headers);
+                        span.in_scope(|| {
+                            tracing::debug!(status = status.as_u16(), ?wait, "retrying");
+                        });
+                        tokio::time::sleep(wait).await;
+                        attempt += 1;
+                        continue;
+                    }
+                    let body = response.text().await.unwrap_or_default();
+                    let error = self.status_error(call, status, &headers, &body);
+                    span.in_scope(|| tracing::debug!(status = status.as_u16(), "failed"));
+                    return Err(error);
+                }
+                Err(e) => {
+                    if may_retry && retry == Retry::Idempotent && !e.is_builder() {
+                        let wait = self.backoff(attempt, &HeaderMap::new());
+                        span.in_scope(|| tracing::debug!(error = %e, ?wait, "retrying"));
+                        tokio::time::sleep(wait).await;
+                        attempt += 1;
+                        continue;
+                    }
+                    return Err(self.transport_error(call, e));
+                }
+            }
+        }
+    }
+
+    /// Reads a whole success body as JSON. A body cut off by a dropped
+    /// connection is `unavailable`; a body that is not the expected JSON is
+    /// `internal`.
+    pub(crate) async fn read_json<T: serde::de::DeserializeOwned>(&self, call: &str, response: Response) -> Result<T, Error> {
+        let bytes = response.bytes().await.map_err(|e| self.transport_error(call, e))?;
+        serde_json::from_slice(&bytes).map_err(|e| {
+            Error::internal(format!("{} {call}: unexpected response: {e}", self.provider))
+                .with_context("provider", self.provider)
+        })
+    }
+
+    /// Reads a whole success body as bytes.
+    pub(crate) async fn read_bytes(&self, call: &str, response: Response) -> Result<Vec<u8>, Error> {
+        let bytes = response.bytes().await.map_err(|e| self.transport_error(call, e))?;
+        Ok(bytes.to_vec())
+    }
+
+    /// The wait before retry number `attempt + 1`: the server's
+    /// `retry-after-ms` or `Retry-After` when given, else exponential backoff.
+    fn backoff(&self, attempt: u32, headers: &HeaderMap) -> Duration {
+        let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim);
+        let asked = header("retry-after-ms")
+            .and_then(|v| v.parse::<f64>().ok())
+            .map(|ms| Duration::from_secs_f64(ms.max(0.0) / 1000.0))
+            .or_else(|| {
+                header("retry-after")
+                    .and_then(|v| v.parse::<f64>().ok())
+                    .map(|s| Duration::from_secs_f64(s.max(0.0)))
+            });
+        let computed = self
+            .retry
+            .initial_backoff
+            .saturating_mul(2u32.saturating_pow(attempt));
+        asked.unwrap_or(computed).min(self.retry.max_backoff)
+    }
+
+    /// A transport failure (no response) as an error.
+    pub(crate) fn transport_error(&self, call: &str, e: reqwest::Error) -> Error {
+        let provider = self.provider;
+        let (kind, what) = if e.is_timeout() {
+            (ErrorKind::Timeout, "timed out")
+        } else if e.is_connect() {
+            (ErrorKind::Unavailable, "could not connect")
+        } else {
+            (ErrorKind::Unavailable, "lost the connection")
+        };
+        Error::new(kind, format!("{provider} {call}: {what}: {}", without_url(&e)))
+            .with_context("provider", provider)
+            .with_retryable(true)
+            .with_source(e.without_url())
+    }
+
+    /// An error status as an error, keeping the provider's message.
+    pub(crate) fn status_error(&self, call: &str, status: StatusCode, headers: &HeaderMap, body: &str) -> Error {
+        let provider = self.provider;
+        let message = provider_message(body);
+        let code = status.as_u16();
+        let (kind, retryable, hint) = match code {
+            400 | 422 => (ErrorKind::InvalidArgument, false, String::new()),
+            401 => (
+                ErrorKind::PermissionDenied,
+                false,
+                format!("; the API key was rejected: set {} to a valid key", self.key_env),
+            ),
+            403 => (ErrorKind::PermissionDenied, false, format!("; check that the key in {} has access", self.key_env)),
+            404 | 410 => (ErrorKind::FileNotFound, false, String::new()),
+            408 => (ErrorKind::Timeout, true, String::new()),
+            409 => (ErrorKind::Conflict, true, String::new()),
+            413 => (ErrorKind::TooLarge, false, String::new()),
+            429 => (ErrorKind::Unavailable, true, "; rate limited, try again later".to_owned()),
+            507 => (ErrorKind::QuotaExceeded, false, String::new()),
+            500..=599 => (ErrorKind::Unavailable, true, String::new()),
+            _ => (ErrorKind::Internal, false, String::new()),
+        };
+        let mut error = Error::new(kind, format!("{provider} {call} failed (HTTP {code}): {message}{hint}"))
+            .with_context("provider", provider)
+            .with_context("status", code.to_string())
+            .with_retryable(retryable);
+        if let Some(id) = headers.get("x-request-id").and_then(|v| v.to_str().ok()) {
+            error = error.with_context("request_id", id.to_owned());
+        }
+        error
+    }
+}
+
+/// Whether a failed status may be retried under `retry`.
+fn should_retry(retry: Retry, status: StatusCode, headers: &HeaderMap) -> bool {
+    if retry == Retry::Never {
+        return false;
+    }
+    let explicit = ["should-retry", "x-should-retry"]
+        .iter()
+        .find_map(|name| headers.get(*name))
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.trim().eq_ignore_ascii_case("true"));
+    if let Some(explicit) = explicit {
+        return explicit;
+    }
+    match retry {
+        Retry::Never => false,
+        Retry::Throttled => status == StatusCode::TOO_MANY_REQUESTS,
+        Retry::Idempotent => matches!(status.as_u16(), 408 | 409 | 429 | 500 | 502 | 503 | 504),
+    }
+}
+
+/// The human message in a provider's error body: the `message` (or `error`)
+/// field of a JSON body, else the text itself, shortened.
+pub(crate) fn provider_message(body: &str) -> String {
+    if let Ok(value) = serde_json::from_str::<serde_json::Value>(body) {
+        for field in ["message", "error", "detail"] {
+            match value.get(field) {
+                Some(serde_json::Value::String(s)) if !s.is_empty() => return shorten(s),
+                Some(serde_json::Value::Object(inner)) => {
+                    if let Some(serde_json::Value::String(s)) = inner.get("message") {
+                        return shorten(s);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    let text = body.trim();
+    if text.is_empty() {
+        "no message in the response".to_owned()
+    } else {
+        shorten(text)
+    }
+}
+
+fn shorten(text: &str) -> String {
+    const MAX: usize = 500;
+    if text.len() <= MAX {
+        return text.to_owned();
+    }
+    let mut end = MAX;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &text[..end])
+}
+
+/// A reqwest error's text without the URL (which can hold signed tokens).
+fn without_url(e: &reqwest::Error) -> String {
+    let mut text = e.to_string();
+    if let Some(url) = e.url() {
+        text = text.replace(url.as_str(), "<url>");
+    }
+    let mut source = std::error::Error::source(e);
+    while let Some(inner) = source {
+        text.push_str(": ");
+        text.push_str(&inner.to_string());
+        source = inner.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::HeaderValue;
+
+    fn client() -> HttpClient {
+        HttpClient::new("Test", "TEST_API_KEY", Timeouts::default(), RetryPolicy::default())
+            .expect("client")
+    }
+
+    #[test]
+    fn retry_after_ms_wins_over_retry_after_and_is_capped() {
+        let c = client();
+        let mut h = HeaderMap::new();
+        h.insert("retry-after", HeaderValue::from_static("7"));
+        h.insert("retry-after-ms", HeaderValue::from_static("250"));
+        assert_eq!(c.backoff(0, &h), Duration::from_millis(250));
+        let mut h = HeaderMap::new();
+        h.insert("retry-after", HeaderValue::from_static("3600"));
+        assert_eq!(c.backoff(0, &h), Duration::from_secs(30));
+    }
+
+    #[test]
+    fn backoff_doubles_without_server_hint() {
+        let c = client();
+        assert_eq!(c.backoff(0, &HeaderMap::new()), Duration::from_millis(500));
+        assert_eq!(c.backoff(2, &HeaderMap::new()), Duration::from_secs(2));
+    }
+
+    #[test]
+    fn should_retry_header_overrides_status_rules() {
+        let mut h = HeaderMap::new();
+        h.insert("x-should-retry", HeaderValue::from_static("false"));
+        assert!(!should_retry(Retry::Idempotent, StatusCode::SERVICE_UNAVAILABLE, &h));
+        let mut h = HeaderMap::new();
+        h.insert("Should-Retry", HeaderValue::from_static("true"));
+        assert!(should_retry(Retry::Throttled, StatusCode::INTERNAL_SERVER_ERROR, &h));
+        assert!(!should_retry(Retry::Never, StatusCode::TOO_MANY_REQUESTS, &h));
+    }
+
+    #[test]
+    fn throttled_calls_retry_only_429() {
+        let h = HeaderMap::new();
+        assert!(should_retry(Retry::Throttled, StatusCode::TOO_MANY_REQUESTS, &h));
+        assert!(!should_retry(Retry::Throttled, StatusCode::BAD_GATEWAY, &h));
+        assert!(should_retry(Retry::Idempotent, StatusCode::BAD_GATEWAY, &h));
+    }
+
+    #[test]
+    fn unauthorized_names_the_env_var_and_keeps_the_message() {
+        let e = client().status_error("create", StatusCode::UNAUTHORIZED, &HeaderMap::new(), r#"{"code":401,"message":"Invalid API key"}"#);
+        assert_eq!(e.kind(), ErrorKind::PermissionDenied);
+        assert!(e.message().contains("TEST_API_KEY"), "{}", e.message());
+        assert!(e.message().contains("Invalid API key"), "{}", e.message());
+    }
+
+    #[test]
+    fn provider_message_reads_nested_connect_and_plain_bodies() {
+        assert_eq!(provider_message(r#"{"statusCode":400,"message":"bad"}"#), "bad");
+        assert_eq!(provider_message(r#"{"error":{"message":"deep"}}"#), "deep");
+        assert_eq!(provider_message("plain text"), "plain text");
+    }
+}

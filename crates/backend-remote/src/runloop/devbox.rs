@@ -1,0 +1,217 @@
+//! One Runloop devbox: executions, files, and directory work through
+//! commands.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use backend_core::{ErrorKind, Result};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::MAX_HOLD_SECS;
+use crate::http::ApiKey;
+use crate::http::client::{HttpClient, Retry};
+use crate::http::remote::{Entry, RawEvent, RawStream, Remote, Running};
+use crate::http::shell::{self, quote};
+
+#[derive(Debug)]
+pub(crate) struct Devbox {
+    pub(crate) client: HttpClient,
+    /// `{base_url}/v1/devboxes/{id}`.
+    pub(crate) base: String,
+    pub(crate) api_key: ApiKey,
+    pub(crate) id: String,
+}
+
+#[derive(Deserialize)]
+struct ExecutionView {
+    execution_id: String,
+    status: String,
+    #[serde(default)]
+    exit_status: Option<i32>,
+    #[serde(default)]
+    stdout: Option<String>,
+    #[serde(default)]
+    stderr: Option<String>,
+}
+
+impl ExecutionView {
+    fn into_events(self) -> Vec<RawEvent> {
+        vec![
+            RawEvent::Stdout(self.stdout.unwrap_or_default().into_bytes()),
+            RawEvent::Stderr(self.stderr.unwrap_or_default().into_bytes()),
+            RawEvent::Exit { code: Some(self.exit_status.unwrap_or(-1)), signal: None },
+        ]
+    }
+}
+
+/// What a started execution needs to be waited for and killed.
+#[derive(Clone)]
+struct Execution {
+    client: HttpClient,
+    url: String,
+    api_key: ApiKey,
+}
+
+impl Execution {
+    /// Long-polls until the execution completes (408 = hold expired, ask again).
+    async fn wait(&self) -> Result<ExecutionView> {
+        let url = format!("{}/wait_for_status", self.url);
+        let body = json!({ "statuses": ["completed"], "timeout_seconds": MAX_HOLD_SECS });
+        loop {
+            let outcome = self
+                .client
+                .send("wait for command", Retry::Idempotent, |http| {
+                    http.post(&url)
+                        .bearer_auth(self.api_key.expose())
+                        .timeout(Duration::from_secs(MAX_HOLD_SECS + 30))
+                        .json(&body)
+                })
+                .await;
+            let view: ExecutionView = match outcome {
+                Ok(response) => self.client.read_json("wait for command", response).await?,
+                Err(e) if e.kind() == ErrorKind::Timeout => continue,
+                Err(e) => return Err(e),
+            };
+            if view.status == "completed" {
+                return Ok(view);
+            }
+        }
+    }
+
+    async fn kill(&self) {
+        let url = format!("{}/kill", self.url);
+        let body = json!({ "kill_process_group": true });
+        let outcome = self
+            .client
+            .send("kill command", Retry::Idempotent, |http| {
+                http.post(&url).bearer_auth(self.api_key.expose()).json(&body)
+            })
+            .await;
+        if let Err(e) = outcome {
+            tracing::warn!(error = %e, "could not kill a Runloop execution");
+        }
+    }
+}
+
+impl Devbox {
+    /// `POST .../shutdown`; 404 means already gone.
+    pub(crate) async fn shutdown(&self) -> Result<()> {
+        let url = format!("{}/shutdown", self.base);
+        match self
+            .client
+            .send("shutdown devbox", Retry::Idempotent, |http| {
+                http.post(&url).bearer_auth(self.api_key.expose())
+            })
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) if e.kind() == ErrorKind::FileNotFound => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+#[async_trait]
+impl Remote for Devbox {
+    fn provider(&self) -> &'static str {
+        "Runloop"
+    }
+
+    fn sandbox_id(&self) -> &str {
+        &self.id
+    }
+
+    fn streams_output(&self) -> bool {
+        false
+    }
+
+    async fn start(&self, line: String, timeout: Duration) -> Result<Running> {
+        let url = format!("{}/execute", self.base);
+        // The same command_id on every attempt makes retrying safe.
+        let command_id = uuid::Uuid::now_v7().to_string();
+        let mut body = json!({ "command": format!("sh -c {}", quote(&line)), "command_id": command_id });
+        // Wait a little for quick commands, never past the caller's deadline.
+        if timeout >= Duration::from_secs(2) {
+            body["optimistic_timeout"] = 1.into();
+        }
+        let response = self
+            .client
+            .send("execute command", Retry::Idempotent, |http| {
+                http.post(&url).bearer_auth(self.api_key.expose()).json(&body)
+            })
+            .await?;
+        let view: ExecutionView = self.client.read_json("execute command", response).await?;
+        let execution = Execution {
+            client: self.client.clone(),
+            url: format!("{}/executions/{}", self.base, view.execution_id),
+            api_key: self.api_key.clone(),
+        };
+        let waiter = execution.clone();
+        let outcome = async move {
+            if view.status == "completed" {
+                Ok(view)
+            } else {
+                waiter.wait().await
+            }
+        };
+        let events: RawStream = Box::pin(futures::StreamExt::flat_map(
+            futures::stream::once(outcome),
+            |result| match result {
+                Ok(view) => futures::stream::iter(view.into_events().into_iter().map(Ok).collect::<Vec<_>>()),
+                Err(e) => futures::stream::iter(vec![Err(e)]),
+            },
+        ));
+        let kill = Box::new(move || {
+            Box::pin(async move { execution.kill().await }) as futures::future::BoxFuture<'static, ()>
+        });
+        Ok(Running { events, kill })
+    }
+
+    async fn read_file(&self, abs: &str) -> Result<Vec<u8>> {
+        let url = format!("{}/download_file", self.base);
+        let body = json!({ "path": abs });
+        let response = self
+            .client
+            .send("download file", Retry::Idempotent, |http| {
+                http.post(&url).bearer_auth(self.api_key.expose()).json(&body)
+            })
+            .await?;
+        self.client.read_bytes("download file", response).await
+    }
+
+    async fn write_file(&self, abs: &str, content: Vec<u8>) -> Result<()> {
+        let url = format!("{}/upload_file", self.base);
+        let name = abs.rsplit('/').next().unwrap_or("file").to_owned();
+        self.client
+            .send("upload file", Retry::Idempotent, |http| {
+                let part = reqwest::multipart::Part::bytes(content.clone()).file_name(name.clone());
+                let form = reqwest::multipart::Form::new()
+                    .text("path", abs.to_owned())
+                    .part("file", part);
+                http.post(&url).bearer_auth(self.api_key.expose()).multipart(form)
+            })
+            .await
+            .map(drop)
+    }
+
+    async fn stat(&self, abs: &str) -> Result<Option<Entry>> {
+        shell::stat(self, abs).await
+    }
+
+    async fn list_dir(&self, abs: &str) -> Result<Vec<Entry>> {
+        shell::list_dir(self, abs).await
+    }
+
+    async fn make_dir(&self, abs: &str) -> Result<()> {
+        shell::make_dir(self, abs).await
+    }
+
+    async fn remove(&self, abs: &str) -> Result<()> {
+        shell::remove(self, abs).await
+    }
+
+    async fn destroy(&self) -> Result<()> {
+        self.shutdown().await
+    }
+}
