@@ -1,0 +1,477 @@
+//! The file operations on a confined directory, as blocking functions; the
+//! `Backend` impl runs them on tokio's blocking pool.
+
+use std::collections::HashSet;
+use std::ffi::{OsStr, OsString};
+use std::io::{Read, Write};
+use std::os::unix::ffi::OsStrExt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Condvar, Mutex};
+use std::time::{Duration, SystemTime};
+
+use backend_core::{Error, ErrorKind, FileInfo, Operation, Result, VirtualPath};
+use rustix::fd::{AsFd, OwnedFd};
+use rustix::fs::{AtFlags, FileType, Mode, OFlags, Stat};
+use rustix::io::Errno;
+
+use crate::errors::fail_error;
+use crate::root::{Fail, Located, Root};
+
+/// How often an operation re-resolves a path whose leaf was swapped for a
+/// symlink between the lookup and the open.
+const MAX_REOPEN: usize = 8;
+
+/// A confined directory and the in-process state its operations share.
+pub(crate) struct Disk {
+    pub root: Root,
+    pub fsync: bool,
+    pub max_read_bytes: u64,
+    locks: PathLocks,
+}
+
+/// What identifies a file's content on disk: if any of these differs, the
+/// file was replaced or modified.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Identity {
+    dev: u64,
+    ino: u64,
+    size: i64,
+    mtime: (i64, u64),
+    ctime: (i64, u64),
+}
+
+impl Identity {
+    fn of(st: &Stat) -> Identity {
+        Identity {
+            dev: st.st_dev,
+            ino: st.st_ino,
+            size: st.st_size,
+            mtime: (st.st_mtime, st.st_mtime_nsec),
+            ctime: (st.st_ctime, st.st_ctime_nsec),
+        }
+    }
+}
+
+pub(crate) fn kind_of(st: &Stat) -> FileType {
+    FileType::from_raw_mode(st.st_mode)
+}
+
+pub(crate) fn modified(st: &Stat) -> Option<SystemTime> {
+    let secs = u64::try_from(st.st_mtime).ok()?;
+    SystemTime::UNIX_EPOCH.checked_add(Duration::new(secs, st.st_mtime_nsec as u32))
+}
+
+/// The [`FileInfo`] for an entry.
+pub(crate) fn info(path: VirtualPath, st: &Stat) -> FileInfo {
+    if kind_of(st) == FileType::Directory {
+        FileInfo::dir(path).with_modified(modified(st))
+    } else {
+        FileInfo::file(path, st.st_size.max(0) as u64).with_modified(modified(st))
+    }
+}
+
+impl Disk {
+    pub fn new(root: Root, fsync: bool, max_read_bytes: u64) -> Disk {
+        Disk {
+            root,
+            fsync,
+            max_read_bytes,
+            locks: PathLocks::default(),
+        }
+    }
+
+    fn locate(
+        &self,
+        path: &VirtualPath,
+        follow: bool,
+        create: bool,
+        op: Operation,
+    ) -> Result<Located<'_>> {
+        self.root
+            .locate(path, follow, create)
+            .map_err(|f| fail_error(f, path.as_str(), op))
+    }
+
+    pub fn stat(&self, path: &VirtualPath) -> Result<FileInfo> {
+        let found = self.locate(path, true, false, Operation::Stat)?;
+        match &found.stat {
+            Some(st) => Ok(info(path.clone(), st)),
+            None => Err(Error::file_not_found(path.as_str()).with_operation(Operation::Stat)),
+        }
+    }
+
+    pub fn ls(&self, path: &VirtualPath) -> Result<Vec<FileInfo>> {
+        let op = Operation::Ls;
+        let found = self.locate(path, true, false, op)?;
+        match found.file_type() {
+            None => return Err(Error::file_not_found(path.as_str()).with_operation(op)),
+            Some(FileType::Directory) => {}
+            Some(_) => return Err(Error::not_a_directory(path.as_str()).with_operation(op)),
+        }
+        let reader = found
+            .open_dir()
+            .map_err(|f| fail_error(f, path.as_str(), op))?;
+        let names = read_names(&reader).map_err(|f| fail_error(f, path.as_str(), op))?;
+        let mut out = Vec::with_capacity(names.len());
+        for name in names {
+            let st = match rustix::fs::statat(&reader, name.as_os_str(), AtFlags::SYMLINK_NOFOLLOW)
+            {
+                Ok(st) => st,
+                Err(Errno::NOENT) => continue, // removed while listing
+                Err(e) => return Err(fail_error(Fail::Io(e), path.as_str(), op)),
+            };
+            let child = path.child(&name.to_string_lossy());
+            if kind_of(&st) == FileType::Symlink {
+                // Show what the link leads to when it stays inside the root;
+                // a link leading out (or nowhere) is listed without a size.
+                match self.root.locate(&child, true, false) {
+                    Ok(Located {
+                        stat: Some(target), ..
+                    }) => out.push(info(child, &target)),
+                    _ => {
+                        let mut entry = FileInfo::file(child, 0);
+                        entry.size = None;
+                        out.push(entry);
+                    }
+                }
+                continue;
+            }
+            out.push(info(child, &st));
+        }
+        out.sort_by(|a, b| a.path.cmp(&b.path));
+        Ok(out)
+    }
+
+    /// Opens the regular file at `path` for reading, with its `fstat`.
+    fn open_regular(&self, path: &VirtualPath, op: Operation) -> Result<(std::fs::File, Stat)> {
+        for _ in 0..MAX_REOPEN {
+            let found = self.locate(path, true, false, op)?;
+            let Some(name) = &found.name else {
+                return Err(Error::is_directory(path.as_str()).with_operation(op));
+            };
+            match found.file_type() {
+                None => return Err(Error::file_not_found(path.as_str()).with_operation(op)),
+                Some(FileType::Directory) => {
+                    return Err(Error::is_directory(path.as_str()).with_operation(op));
+                }
+                Some(FileType::RegularFile) => {}
+                // FIFOs and devices are never opened.
+                Some(_) => return Err(fail_error(Fail::Io(Errno::INVAL), path.as_str(), op)),
+            }
+            let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
+            let fd = match rustix::fs::openat(&found.dir, name.as_os_str(), flags, Mode::empty()) {
+                Ok(fd) => fd,
+                // Swapped for a symlink since the lookup: resolve again.
+                Err(Errno::LOOP) => continue,
+                Err(e) => return Err(fail_error(Fail::Io(e), path.as_str(), op)),
+            };
+            let st =
+                rustix::fs::fstat(&fd).map_err(|e| fail_error(Fail::Io(e), path.as_str(), op))?;
+            match kind_of(&st) {
+                FileType::RegularFile => return Ok((std::fs::File::from(fd), st)),
+                FileType::Directory => {
+                    return Err(Error::is_directory(path.as_str()).with_operation(op));
+                }
+                _ => return Err(fail_error(Fail::Io(Errno::INVAL), path.as_str(), op)),
+            }
+        }
+        Err(fail_error(Fail::Unstable, path.as_str(), op))
+    }
+
+    fn read_file(&self, path: &VirtualPath, op: Operation) -> Result<(Vec<u8>, Stat)> {
+        let (mut file, st) = self.open_regular(path, op)?;
+        let size = st.st_size.max(0) as u64;
+        if size > self.max_read_bytes {
+            return Err(too_large(path, size, self.max_read_bytes).with_operation(op));
+        }
+        let mut bytes = Vec::with_capacity(size as usize);
+        (&mut file)
+            .take(self.max_read_bytes + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|e| fail_error(e.into(), path.as_str(), op))?;
+        if bytes.len() as u64 > self.max_read_bytes {
+            return Err(too_large(path, bytes.len() as u64, self.max_read_bytes).with_operation(op));
+        }
+        Ok((bytes, st))
+    }
+
+    pub fn read_bytes(&self, path: &VirtualPath, op: Operation) -> Result<Vec<u8>> {
+        self.read_file(path, op).map(|(bytes, _)| bytes)
+    }
+
+    pub fn write(&self, path: &VirtualPath, content: &[u8]) -> Result<()> {
+        let op = Operation::Write;
+        let found = self.locate(path, true, true, op)?;
+        let Some(name) = &found.name else {
+            return Err(Error::is_directory(path.as_str()).with_operation(op));
+        };
+        if found.is_dir() {
+            return Err(Error::is_directory(path.as_str()).with_operation(op));
+        }
+        let _held = self.locks.hold(lock_key(&found)?);
+        let mode = found
+            .stat
+            .as_ref()
+            .filter(|st| kind_of(st) == FileType::RegularFile)
+            .map(|st| st.st_mode & 0o7777);
+        self.replace(&found.dir, name, content, mode, |_| Ok(()))
+            .map_err(|f| fail_error(f, path.as_str(), op))
+    }
+
+    pub fn edit(
+        &self,
+        path: &VirtualPath,
+        old: &str,
+        new: &str,
+        replace_all: bool,
+    ) -> Result<usize> {
+        let op = Operation::Edit;
+        let found = self.locate(path, true, false, op)?;
+        let Some(name) = &found.name else {
+            return Err(Error::is_directory(path.as_str()).with_operation(op));
+        };
+        let _held = self.locks.hold(lock_key(&found)?);
+        let (bytes, st) = self.read_file(path, op)?;
+        let before = Identity::of(&st);
+        let text = std::str::from_utf8(&bytes)
+            .map_err(|_| Error::not_a_text_file(path.as_str()).with_operation(op))?;
+        let (updated, count) =
+            backend_core::text::apply_edit(path.as_str(), text, old, new, replace_all)
+                .map_err(|e| e.with_operation(op))?;
+        let outcome = self.replace(
+            &found.dir,
+            name,
+            updated.as_bytes(),
+            Some(st.st_mode & 0o7777),
+            |dir| {
+                let now = rustix::fs::statat(dir, name.as_os_str(), AtFlags::SYMLINK_NOFOLLOW)?;
+                if Identity::of(&now) == before {
+                    Ok(())
+                } else {
+                    Err(Fail::Unstable)
+                }
+            },
+        );
+        match outcome {
+            Ok(()) => Ok(count),
+            Err(Fail::Unstable) | Err(Fail::Io(Errno::NOENT)) => Err(Error::new(
+                ErrorKind::Conflict,
+                format!(
+                    "{path} changed on disk while it was being edited; read it again and retry the edit"
+                ),
+            )
+            .with_path(path.as_str())
+            .with_operation(op)),
+            Err(f) => Err(fail_error(f, path.as_str(), op)),
+        }
+    }
+
+    /// Replaces `dir/name` with `content`: a temporary file in the same
+    /// directory, written (and synced when configured), then renamed over
+    /// the old entry, so that a reader sees the old or the new content.
+    /// `check` runs just before the rename and may refuse it.
+    fn replace(
+        &self,
+        dir: &impl AsFd,
+        name: &OsStr,
+        content: &[u8],
+        mode: Option<u32>,
+        check: impl FnOnce(rustix::fd::BorrowedFd<'_>) -> std::result::Result<(), Fail>,
+    ) -> std::result::Result<(), Fail> {
+        let (temp_name, temp) = create_temp(dir)?;
+        let result = (|| {
+            if let Some(mode) = mode {
+                rustix::fs::fchmod(&temp, Mode::from_raw_mode(mode))?;
+            }
+            let mut file = std::fs::File::from(temp);
+            file.write_all(content)?;
+            if self.fsync {
+                file.sync_all()?;
+            }
+            drop(file);
+            check(dir.as_fd())?;
+            rustix::fs::renameat(dir, temp_name.as_os_str(), dir, name)?;
+            if self.fsync {
+                let sync = rustix::fs::openat(
+                    dir,
+                    c".",
+                    OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+                    Mode::empty(),
+                )?;
+                rustix::fs::fsync(&sync)?;
+            }
+            Ok(())
+        })();
+        if result.is_err() {
+            let _ = rustix::fs::unlinkat(dir, temp_name.as_os_str(), AtFlags::empty());
+        }
+        result
+    }
+
+    pub fn delete(&self, path: &VirtualPath, recursive: bool) -> Result<()> {
+        let op = Operation::Delete;
+        if path.is_root() {
+            return Err(root_delete_error());
+        }
+        let found = self.locate(path, false, false, op)?;
+        let Some(name) = &found.name else {
+            return Err(root_delete_error());
+        };
+        match found.file_type() {
+            None => Err(Error::file_not_found(path.as_str()).with_operation(op)),
+            Some(FileType::Directory) => {
+                if !recursive {
+                    return Err(Error::new(
+                        ErrorKind::IsDirectory,
+                        format!("{path} is a directory; pass recursive=true to delete it and everything in it"),
+                    )
+                    .with_path(path.as_str())
+                    .with_operation(op));
+                }
+                remove_tree(&found.dir, name)
+                    .and_then(|()| {
+                        rustix::fs::unlinkat(&found.dir, name.as_os_str(), AtFlags::REMOVEDIR)
+                            .map_err(Fail::Io)
+                    })
+                    .map_err(|f| fail_error(f, path.as_str(), op))
+            }
+            Some(_) => rustix::fs::unlinkat(&found.dir, name.as_os_str(), AtFlags::empty())
+                .map_err(|e| fail_error(Fail::Io(e), path.as_str(), op)),
+        }
+    }
+}
+
+fn root_delete_error() -> Error {
+    Error::new(
+        ErrorKind::PermissionDenied,
+        "the root directory / cannot be deleted; delete the entries inside it instead",
+    )
+    .with_path("/")
+    .with_operation(Operation::Delete)
+}
+
+fn too_large(path: &VirtualPath, size: u64, limit: u64) -> Error {
+    Error::new(
+        ErrorKind::TooLarge,
+        format!("{path} holds {size} bytes, more than this backend reads at once ({limit} bytes)"),
+    )
+    .with_path(path.as_str())
+    .with_context("limit", limit.to_string())
+}
+
+/// A new, exclusive temporary file next to the target.
+fn create_temp(dir: &impl AsFd) -> std::result::Result<(OsString, OwnedFd), Fail> {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let pid = std::process::id();
+    let nanos = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    for _ in 0..16 {
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let name = OsString::from(format!(".backend-local-{pid}-{nanos:x}-{n}.tmp"));
+        match rustix::fs::openat(
+            dir,
+            name.as_os_str(),
+            OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::from_raw_mode(0o666),
+        ) {
+            Ok(fd) => return Ok((name, fd)),
+            Err(Errno::EXIST) => continue,
+            Err(e) => return Err(Fail::Io(e)),
+        }
+    }
+    Err(Fail::Io(Errno::EXIST))
+}
+
+/// The names in a directory, without `.` and `..`.
+pub(crate) fn read_names(dir: &OwnedFd) -> std::result::Result<Vec<OsString>, Fail> {
+    let mut names = Vec::new();
+    for entry in rustix::fs::Dir::read_from(dir)? {
+        let entry = entry?;
+        let raw = entry.file_name().to_bytes();
+        if raw != b"." && raw != b".." {
+            names.push(OsStr::from_bytes(raw).to_owned());
+        }
+    }
+    Ok(names)
+}
+
+/// Removes everything inside `parent/name` without following symlinks.
+fn remove_tree(parent: &impl AsFd, name: &OsStr) -> std::result::Result<(), Fail> {
+    let dir = rustix::fs::openat(
+        parent,
+        name,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::empty(),
+    )?;
+    for child in read_names(&dir)? {
+        let st = match rustix::fs::statat(&dir, child.as_os_str(), AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(st) => st,
+            Err(Errno::NOENT) => continue,
+            Err(e) => return Err(e.into()),
+        };
+        let flags = if kind_of(&st) == FileType::Directory {
+            remove_tree(&dir, &child)?;
+            AtFlags::REMOVEDIR
+        } else {
+            AtFlags::empty()
+        };
+        match rustix::fs::unlinkat(&dir, child.as_os_str(), flags) {
+            Ok(()) | Err(Errno::NOENT) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
+}
+
+/// Identifies "this name in this directory" across virtual paths (two
+/// symlinked paths to one file share a key).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct LockKey {
+    dev: u64,
+    ino: u64,
+    name: OsString,
+}
+
+fn lock_key(found: &Located<'_>) -> Result<LockKey> {
+    let st = rustix::fs::fstat(&found.dir)
+        .map_err(|e| Error::internal(format!("cannot stat a directory: {e}")))?;
+    Ok(LockKey {
+        dev: st.st_dev,
+        ino: st.st_ino,
+        name: found.name.clone().unwrap_or_default(),
+    })
+}
+
+/// Per-path mutual exclusion within the process, for writes and edits.
+#[derive(Default)]
+struct PathLocks {
+    held: Mutex<HashSet<LockKey>>,
+    released: Condvar,
+}
+
+struct Held<'a> {
+    locks: &'a PathLocks,
+    key: LockKey,
+}
+
+impl PathLocks {
+    fn hold(&self, key: LockKey) -> Held<'_> {
+        // A panic cannot leave the set inconsistent (inserts and removes are
+        // single steps), so a poisoned lock is still usable.
+        let mut held = self.held.lock().unwrap_or_else(|e| e.into_inner());
+        while held.contains(&key) {
+            held = self.released.wait(held).unwrap_or_else(|e| e.into_inner());
+        }
+        held.insert(key.clone());
+        Held { locks: self, key }
+    }
+}
+
+impl Drop for Held<'_> {
+    fn drop(&mut self) {
+        let mut held = self.locks.held.lock().unwrap_or_else(|e| e.into_inner());
+        held.remove(&self.key);
+        self.locks.released.notify_all();
+    }
+}

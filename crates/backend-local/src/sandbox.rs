@@ -1,0 +1,557 @@
+//! `LocalSandbox`: SPEC.md execution on the host, in the root directory.
+//!
+//! **This is not isolation.** The command runs as the host user with the
+//! host's file system and network; the root directory is only its working
+//! directory. It is meant for trusted code and development. For untrusted
+//! code use the Docker backend (`backend-docker`), which adds namespaces,
+//! resource limits and a read-only image.
+//!
+//! What it does do: each command gets its own session and process group
+//! (`setsid`), a parent-death signal (`SIGKILL` when the spawning thread
+//! dies), a cleared environment with a short allow-list, stdin closed
+//! unless given, byte caps on stdout and stderr (the rest is read and
+//! dropped), and the whole group killed at the timeout, when the command's
+//! shell exits (no stray background processes), when the stream is dropped,
+//! and when the sandbox is closed or dropped. Optional rlimits bound address
+//! space, file size and CPU time.
+
+use std::collections::{BTreeMap, HashSet};
+use std::os::fd::{AsRawFd, BorrowedFd};
+use std::os::unix::process::ExitStatusExt;
+use std::path::Path;
+use std::process::Stdio;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use backend_core::exec::collect_output;
+use backend_core::{
+    Backend, Capabilities, DownloadResult, EditResult, Error, ErrorKind, ExecEvent, ExecOutput,
+    ExecRequest, ExecStream, ExitStatus, FileInfo, FileUpload, GlobRequest, GlobResult,
+    GrepRequest, GrepResult, Operation, ReadResult, Result, Sandbox, UploadResult, VirtualPath,
+};
+use rustix::process::{Pid, Resource, Rlimit, Signal};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::mpsc;
+
+use crate::LocalBackend;
+use crate::errors::fail_error;
+
+/// `PATH` given to commands unless [`SandboxOptions::path`] says otherwise.
+pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+/// How long readers may keep draining after the shell is gone, when the
+/// command exited on its own (after a timeout the bound is shorter, so the
+/// call ends within a second of the deadline).
+const DRAIN_AFTER_EXIT: Duration = Duration::from_millis(500);
+const DRAIN_AFTER_TIMEOUT: Duration = Duration::from_millis(200);
+const CHUNK: usize = 16 * 1024;
+
+/// Resource limits applied to each command (`setrlimit` in the child).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Rlimits {
+    /// `RLIMIT_AS`: bytes of virtual memory.
+    pub address_space: Option<u64>,
+    /// `RLIMIT_FSIZE`: the largest file a command may write, in bytes.
+    pub file_size: Option<u64>,
+    /// `RLIMIT_CPU`: seconds of CPU time.
+    pub cpu_seconds: Option<u64>,
+}
+
+impl Rlimits {
+    /// Sets the address-space limit.
+    pub fn address_space(mut self, bytes: u64) -> Self {
+        self.address_space = Some(bytes);
+        self
+    }
+
+    /// Sets the file-size limit.
+    pub fn file_size(mut self, bytes: u64) -> Self {
+        self.file_size = Some(bytes);
+        self
+    }
+
+    /// Sets the CPU-time limit.
+    pub fn cpu_seconds(mut self, seconds: u64) -> Self {
+        self.cpu_seconds = Some(seconds);
+        self
+    }
+}
+
+/// How a [`LocalSandbox`] runs commands.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct SandboxOptions {
+    /// The `PATH` commands see; [`DEFAULT_PATH`] by default.
+    pub path: String,
+    /// Names of host variables passed through (none by default; the
+    /// environment is otherwise cleared so that no host secret leaks).
+    pub inherit_env: Vec<String>,
+    /// Variables every command gets (a request's own `env` wins).
+    pub env: BTreeMap<String, String>,
+    /// Resource limits.
+    pub rlimits: Rlimits,
+}
+
+impl Default for SandboxOptions {
+    fn default() -> Self {
+        SandboxOptions {
+            path: DEFAULT_PATH.to_owned(),
+            inherit_env: Vec::new(),
+            env: BTreeMap::new(),
+            rlimits: Rlimits::default(),
+        }
+    }
+}
+
+impl SandboxOptions {
+    /// Passes the host variable `name` through.
+    pub fn inherit(mut self, name: impl Into<String>) -> Self {
+        self.inherit_env.push(name.into());
+        self
+    }
+
+    /// Sets a variable for every command.
+    pub fn env(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.env.insert(key.into(), value.into());
+        self
+    }
+
+    /// Sets the resource limits.
+    pub fn rlimits(mut self, rlimits: Rlimits) -> Self {
+        self.rlimits = rlimits;
+        self
+    }
+
+    /// Sets `PATH`.
+    pub fn path(mut self, path: impl Into<String>) -> Self {
+        self.path = path.into();
+        self
+    }
+}
+
+/// A [`LocalBackend`] that also runs commands on the host, in its root.
+/// See the [module docs](self): convenient, **not isolation**.
+pub struct LocalSandbox {
+    backend: LocalBackend,
+    id: String,
+    options: SandboxOptions,
+    groups: Arc<Groups>,
+}
+
+/// The process groups of running commands, killed on close and drop.
+#[derive(Default)]
+struct Groups {
+    live: Mutex<HashSet<i32>>,
+    closed: AtomicBool,
+}
+
+impl Groups {
+    fn kill_all(&self) {
+        let live = self.live.lock().unwrap_or_else(|e| e.into_inner());
+        for pgid in live.iter() {
+            kill_group(*pgid);
+        }
+    }
+}
+
+fn kill_group(pgid: i32) {
+    if let Some(pid) = Pid::from_raw(pgid) {
+        // ESRCH (already gone) is the normal case after an exit.
+        let _ = rustix::process::kill_process_group(pid, Signal::KILL);
+    }
+}
+
+impl std::fmt::Debug for LocalSandbox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LocalSandbox")
+            .field("id", &self.id)
+            .field("options", &self.options)
+            .finish_non_exhaustive()
+    }
+}
+
+impl LocalSandbox {
+    /// A sandbox over the existing directory `root`, with default options.
+    pub fn new(root: impl AsRef<Path>) -> Result<LocalSandbox> {
+        Self::with_backend(LocalBackend::new(root)?, SandboxOptions::default())
+    }
+
+    /// A sandbox running commands in `backend`'s root. An overlay backend is
+    /// refused: commands would not see its pending changes.
+    pub fn with_backend(backend: LocalBackend, options: SandboxOptions) -> Result<LocalSandbox> {
+        if backend.is_overlay() {
+            return Err(Error::invalid_argument(
+                "a LocalSandbox cannot run over an overlay backend: commands would not see its pending changes; commit first or use a plain backend",
+            )
+            .with_operation(Operation::Create));
+        }
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        let id = format!(
+            "local-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        );
+        Ok(LocalSandbox {
+            backend,
+            id,
+            options,
+            groups: Arc::default(),
+        })
+    }
+
+    /// The file backend behind this sandbox.
+    pub fn backend(&self) -> &LocalBackend {
+        &self.backend
+    }
+
+    fn environment(&self, request: &ExecRequest) -> BTreeMap<String, String> {
+        let mut env = BTreeMap::new();
+        env.insert("PATH".to_owned(), self.options.path.clone());
+        env.insert(
+            "HOME".to_owned(),
+            self.backend.root_path().to_string_lossy().into_owned(),
+        );
+        env.insert("LANG".to_owned(), "C.UTF-8".to_owned());
+        for name in &self.options.inherit_env {
+            if let Ok(value) = std::env::var(name) {
+                env.insert(name.clone(), value);
+            }
+        }
+        env.extend(self.options.env.clone());
+        env.extend(request.env.clone());
+        env
+    }
+
+    /// Spawns the command; see the module docs for what the child gets.
+    fn spawn(&self, request: &ExecRequest) -> Result<tokio::process::Child> {
+        let op = Operation::Execute;
+        let workdir = match &request.workdir {
+            Some(dir) => VirtualPath::parse(dir).map_err(|e| e.with_operation(op))?,
+            None => VirtualPath::root(),
+        };
+        let disk = &self.backend.inner().disk;
+        let found = disk
+            .root
+            .locate(&workdir, true, false)
+            .map_err(|f| fail_error(f, workdir.as_str(), op))?;
+        match &found.stat {
+            None => return Err(Error::file_not_found(workdir.as_str()).with_operation(op)),
+            Some(st) if crate::disk::kind_of(st) != rustix::fs::FileType::Directory => {
+                return Err(Error::not_a_directory(workdir.as_str()).with_operation(op));
+            }
+            Some(_) => {}
+        }
+        // The child enters the directory through this descriptor, so a
+        // symlink swapped in after the check cannot move it elsewhere.
+        let dir = found
+            .open_dir()
+            .map_err(|f| fail_error(f, workdir.as_str(), op))?;
+        let dir_raw = dir.as_raw_fd();
+        let parent = rustix::process::getpid();
+        let limits = self.options.rlimits;
+
+        let mut command = tokio::process::Command::new("/bin/sh");
+        command
+            .arg("-c")
+            .arg(&request.command)
+            .env_clear()
+            .envs(self.environment(request))
+            .stdin(if request.stdin.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        #[allow(unsafe_code)]
+        // SAFETY: the closure runs in the forked child before exec and only
+        // makes raw system calls (no allocation, no locks), which is what
+        // `pre_exec` requires. `dir_raw` stays open in the parent until
+        // `spawn` returns, so the child's copy is valid.
+        unsafe {
+            command.pre_exec(move || {
+                rustix::process::setsid()?;
+                rustix::process::set_parent_process_death_signal(Some(Signal::KILL))?;
+                // The parent may have died before the signal was armed.
+                if rustix::process::getppid() != Some(parent) {
+                    return Err(rustix::io::Errno::SRCH.into());
+                }
+                rustix::process::fchdir(BorrowedFd::borrow_raw(dir_raw))?;
+                apply_rlimits(limits)?;
+                Ok(())
+            });
+        }
+        let child = command.spawn().map_err(|e| {
+            Error::new(
+                ErrorKind::Unavailable,
+                format!("could not start /bin/sh: {e}"),
+            )
+            .with_operation(op)
+            .with_source(e)
+        })?;
+        drop(dir);
+        Ok(child)
+    }
+}
+
+fn apply_rlimits(limits: Rlimits) -> std::io::Result<()> {
+    let set = |resource, value: Option<u64>| -> std::io::Result<()> {
+        if let Some(v) = value {
+            rustix::process::setrlimit(
+                resource,
+                Rlimit {
+                    current: Some(v),
+                    maximum: Some(v),
+                },
+            )?;
+        }
+        Ok(())
+    };
+    set(Resource::As, limits.address_space)?;
+    set(Resource::Fsize, limits.file_size)?;
+    set(Resource::Cpu, limits.cpu_seconds)?;
+    Ok(())
+}
+
+impl Drop for LocalSandbox {
+    fn drop(&mut self) {
+        self.groups.kill_all();
+    }
+}
+
+/// Kills a command's group if its driver ends early (cancelled or
+/// panicking), and unregisters it.
+struct GroupGuard {
+    pgid: i32,
+    groups: Arc<Groups>,
+}
+
+impl Drop for GroupGuard {
+    fn drop(&mut self) {
+        kill_group(self.pgid);
+        let mut live = self.groups.live.lock().unwrap_or_else(|e| e.into_inner());
+        live.remove(&self.pgid);
+    }
+}
+
+type Events = mpsc::Sender<Result<ExecEvent>>;
+
+/// Reads one stream to its end, forwarding up to `limit` bytes as events
+/// and dropping the rest; returns whether anything was dropped.
+async fn pump(
+    mut reader: impl tokio::io::AsyncRead + Unpin,
+    tx: Events,
+    limit: usize,
+    wrap: fn(Vec<u8>) -> ExecEvent,
+) -> bool {
+    let mut buf = vec![0u8; CHUNK];
+    let mut kept = 0usize;
+    let mut dropped = false;
+    loop {
+        let n = match reader.read(&mut buf).await {
+            Ok(0) | Err(_) => return dropped,
+            Ok(n) => n,
+        };
+        let room = limit.saturating_sub(kept);
+        let take = n.min(room);
+        if take < n {
+            dropped = true;
+        }
+        if take > 0 {
+            kept += take;
+            // A closed receiver means nobody listens; keep draining so the
+            // command never blocks on a full pipe.
+            let _ = tx.send(Ok(wrap(buf[..take].to_vec()))).await;
+        }
+    }
+}
+
+async fn drive(
+    mut child: tokio::process::Child,
+    request: ExecRequest,
+    tx: Events,
+    guard: GroupGuard,
+) {
+    let started = Instant::now();
+    let deadline = tokio::time::Instant::now() + request.timeout;
+    let limit = request.output_limit;
+    let stdout = child.stdout.take();
+    let stderr = child.stderr.take();
+    let out_task = stdout.map(|r| tokio::spawn(pump(r, tx.clone(), limit, ExecEvent::Stdout)));
+    let err_task = stderr.map(|r| tokio::spawn(pump(r, tx.clone(), limit, ExecEvent::Stderr)));
+    if let (Some(mut stdin), Some(bytes)) = (child.stdin.take(), request.stdin) {
+        tokio::spawn(async move {
+            // A command that does not read its input is not an error.
+            let _ = stdin.write_all(&bytes).await;
+            let _ = stdin.shutdown().await;
+        });
+    }
+    let mut timed_out = false;
+    let status = tokio::select! {
+        status = child.wait() => status,
+        () = tokio::time::sleep_until(deadline) => {
+            timed_out = true;
+            kill_group(guard.pgid);
+            child.wait().await
+        }
+        () = tx.closed() => {
+            // The stream was dropped: nobody wants the result.
+            kill_group(guard.pgid);
+            let _ = child.wait().await;
+            return;
+        }
+    };
+    // No stray background processes; also closes pipes they hold.
+    kill_group(guard.pgid);
+    let bound = if timed_out {
+        DRAIN_AFTER_TIMEOUT
+    } else {
+        DRAIN_AFTER_EXIT
+    };
+    let drain_until = tokio::time::Instant::now() + bound;
+    let mut truncated = [false, false];
+    for (slot, task) in [out_task, err_task].into_iter().enumerate() {
+        if let Some(mut task) = task {
+            match tokio::time::timeout_at(drain_until, &mut task).await {
+                Ok(Ok(dropped)) => truncated[slot] = dropped,
+                // Still held open (by a process that left the group): give up
+                // on the rest, it is beyond what the caller waits for.
+                _ => task.abort(),
+            }
+        }
+    }
+    let duration = started.elapsed();
+    let event = match status {
+        Ok(status) => {
+            let exit = match (status.code(), status.signal()) {
+                (Some(code), _) => ExitStatus::exited(code, duration),
+                (None, Some(signal)) => ExitStatus::signaled(signal, duration),
+                (None, None) => ExitStatus::exited(-1, duration),
+            };
+            Ok(ExecEvent::Exit(
+                exit.with_timed_out(timed_out)
+                    .with_truncation(truncated[0], truncated[1]),
+            ))
+        }
+        Err(e) => Err(Error::new(
+            ErrorKind::Unavailable,
+            format!("could not wait for the command: {e}"),
+        )
+        .with_operation(Operation::Execute)),
+    };
+    let _ = tx.send(event).await;
+    drop(guard);
+}
+
+#[async_trait]
+#[deny(clippy::missing_trait_methods)]
+impl Sandbox for LocalSandbox {
+    fn id(&self) -> &str {
+        &self.id
+    }
+
+    async fn execute_stream(&self, request: ExecRequest) -> Result<ExecStream> {
+        request
+            .validate()
+            .map_err(|e| e.with_operation(Operation::Execute))?;
+        if self.groups.closed.load(Ordering::SeqCst) {
+            return Err(Error::new(
+                ErrorKind::Unavailable,
+                format!("sandbox {} is closed; create a new one", self.id),
+            )
+            .with_operation(Operation::Execute));
+        }
+        let child = self.spawn(&request)?;
+        let pgid = child.id().map_or(0, |p| p as i32);
+        self.groups
+            .live
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(pgid);
+        let guard = GroupGuard {
+            pgid,
+            groups: self.groups.clone(),
+        };
+        let (tx, rx) = mpsc::channel(64);
+        tokio::spawn(drive(child, request, tx, guard));
+        Ok(Box::pin(futures::stream::unfold(rx, |mut rx| async move {
+            rx.recv().await.map(|event| (event, rx))
+        })))
+    }
+
+    async fn execute(&self, request: ExecRequest) -> Result<ExecOutput> {
+        let limit = request.output_limit;
+        let stream = self.execute_stream(request).await?;
+        collect_output(stream, limit).await
+    }
+
+    async fn close(&self) -> Result<()> {
+        self.groups.closed.store(true, Ordering::SeqCst);
+        self.groups.kill_all();
+        Ok(())
+    }
+}
+
+#[async_trait]
+#[deny(clippy::missing_trait_methods)]
+impl Backend for LocalSandbox {
+    fn capabilities(&self) -> Capabilities {
+        let mut caps = self.backend.capabilities();
+        caps.execute = true;
+        caps.execute_streaming = true;
+        caps
+    }
+
+    async fn ls(&self, path: &str) -> Result<Vec<FileInfo>> {
+        self.backend.ls(path).await
+    }
+
+    async fn stat(&self, path: &str) -> Result<FileInfo> {
+        self.backend.stat(path).await
+    }
+
+    async fn read_bytes(&self, path: &str) -> Result<Vec<u8>> {
+        self.backend.read_bytes(path).await
+    }
+
+    async fn write(&self, path: &str, content: Vec<u8>) -> Result<()> {
+        self.backend.write(path, content).await
+    }
+
+    async fn edit(
+        &self,
+        path: &str,
+        old: &str,
+        new: &str,
+        replace_all: bool,
+    ) -> Result<EditResult> {
+        self.backend.edit(path, old, new, replace_all).await
+    }
+
+    async fn delete(&self, path: &str, recursive: bool) -> Result<()> {
+        self.backend.delete(path, recursive).await
+    }
+
+    async fn glob(&self, request: &GlobRequest) -> Result<GlobResult> {
+        self.backend.glob(request).await
+    }
+
+    async fn grep(&self, request: &GrepRequest) -> Result<GrepResult> {
+        self.backend.grep(request).await
+    }
+
+    async fn read(&self, path: &str, offset: usize, limit: usize) -> Result<ReadResult> {
+        self.backend.read(path, offset, limit).await
+    }
+
+    async fn upload_files(&self, files: Vec<FileUpload>) -> Vec<UploadResult> {
+        self.backend.upload_files(files).await
+    }
+
+    async fn download_files(&self, paths: Vec<String>) -> Vec<DownloadResult> {
+        self.backend.download_files(paths).await
+    }
+}
