@@ -1,0 +1,53 @@
+//! The conformance suite through the router: each case works under its own
+//! root in the default backend, with routes mounted beside it, so the suite
+//! checks that routing leaves the default's behaviour intact. What happens
+//! inside routes is checked by `tests/routing.rs`.
+
+use std::sync::Arc;
+
+use backend_composite::CompositeBackend;
+use backend_conformance::Subject;
+use backend_local::LocalBackend;
+use backend_state::StateBackend;
+
+/// A fresh host directory for a local backend; kept (not deleted) because
+/// the backend outlives this function.
+fn scratch_dir() -> std::path::PathBuf {
+    tempfile::Builder::new()
+        .prefix("composite-conformance-")
+        .tempdir()
+        .expect("a temporary directory")
+        .keep()
+}
+
+fn local() -> Arc<LocalBackend> {
+    Arc::new(LocalBackend::new(scratch_dir()).expect("a local backend over a fresh directory"))
+}
+
+/// State default, a state route and a local route.
+async fn make_state_default() -> Subject {
+    let composite = CompositeBackend::builder(Arc::new(StateBackend::new()))
+        .route("/memories/", Arc::new(StateBackend::new()))
+        .route("/workspace/", local())
+        .build()
+        .expect("valid routes");
+    Subject::backend(Arc::new(composite))
+}
+
+/// Local default with a state route: the local backend's behaviour through
+/// the router.
+async fn make_local_default() -> Subject {
+    let composite = CompositeBackend::builder(local())
+        .route("/memories/", Arc::new(StateBackend::new()))
+        .build()
+        .expect("valid routes");
+    Subject::backend(Arc::new(composite))
+}
+
+mod state_default {
+    backend_conformance::conformance_tests!(name: "composite", factory: super::make_state_default);
+}
+
+mod local_default {
+    backend_conformance::conformance_tests!(name: "composite-local", factory: super::make_local_default);
+}
