@@ -26,7 +26,7 @@ fn fixture() -> Fixture {
     let composite = CompositeBackend::builder(default.clone())
         .route("/memories/", memories.clone())
         .build()
-        .unwrap();
+        .expect("valid routes");
     Fixture {
         composite,
         default,
