@@ -437,3 +437,46 @@ pub async fn overwrite_keeps_one_entry(fx: &Fixture) {
     let listed = ok(fx.backend.ls(fx.root()).await, LS);
     assert_eq!(listed.len(), 1, "{LS}: an overwritten file is listed once");
 }
+
+/// Names that share a prefix (`a`, `a-b.txt`, `a.txt`) stay separate in
+/// `ls`, `glob`, `grep` and a recursive `delete`; a sorted store puts
+/// `a-b.txt` and `a.txt` between `a` and `a/x.txt`.
+pub async fn names_sharing_a_prefix_stay_apart(fx: &Fixture) {
+    let rule = "SPEC ls/glob/grep/delete: a directory holds exactly the entries under it";
+    for name in ["d/a/x.txt", "d/a-b.txt", "d/a.txt", "d/a/y.txt"] {
+        fx.put(name, "needle\n").await;
+    }
+    let names = |list: Vec<backend_core::FileInfo>| -> Vec<String> {
+        list.iter().map(|f| f.name().to_owned()).collect()
+    };
+    assert_eq!(
+        names(ok(fx.backend.ls(&fx.path("d")).await, rule)),
+        ["a", "a-b.txt", "a.txt"],
+        "{rule}"
+    );
+    assert_eq!(
+        names(ok(fx.backend.ls(&fx.path("d/a")).await, rule)),
+        ["x.txt", "y.txt"],
+        "{rule}"
+    );
+    let found = ok(
+        fx.backend
+            .glob(&GlobRequest::new("*").path(fx.path("d/a")))
+            .await,
+        rule,
+    );
+    assert_eq!(names(found.files), ["x.txt", "y.txt"], "{rule} (glob)");
+    let hits = ok(
+        fx.backend
+            .grep(&backend_core::GrepRequest::new("needle").path(fx.path("d/a")))
+            .await,
+        rule,
+    );
+    assert_eq!(hits.matches.len(), 2, "{rule} (grep)");
+    ok(fx.backend.delete(&fx.path("d/a"), true).await, rule);
+    assert_eq!(
+        names(ok(fx.backend.ls(&fx.path("d")).await, rule)),
+        ["a-b.txt", "a.txt"],
+        "{rule} (delete)"
+    );
+}

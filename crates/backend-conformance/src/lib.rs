@@ -156,6 +156,7 @@ macro_rules! __for_each_case {
             files::directory_survives_deleting_its_last_file [empty_directories],
             files::deleted_file_leaves_listings [],
             files::overwrite_keeps_one_entry [],
+            files::names_sharing_a_prefix_stay_apart [],
             read::read_whole_file [],
             read::read_page_in_the_middle [],
             read::read_pages_cover_the_file [],
