@@ -114,6 +114,8 @@ pub(crate) struct Inner {
     pub disk: Disk,
     pub options: LocalOptions,
     pub overlay: Option<Overlay>,
+    /// A directory this backend made and removes when the last clone goes.
+    pub _scratch: Option<tempfile::TempDir>,
 }
 
 impl std::fmt::Debug for LocalBackend {
@@ -135,6 +137,27 @@ impl LocalBackend {
     /// [`commit`](Self::commit); the directory is only read until then.
     pub fn overlay(root: impl AsRef<Path>) -> Result<LocalBackend> {
         Self::build(root.as_ref(), LocalOptions::default(), true)
+    }
+
+    /// A backend over a new, empty temporary directory that is removed when
+    /// the last clone of the backend is dropped (for tests and scratch work).
+    pub fn temporary() -> Result<LocalBackend> {
+        let scratch = tempfile::Builder::new()
+            .prefix("backend-local-")
+            .tempdir()
+            .map_err(|e| {
+                Error::new(
+                    ErrorKind::Unavailable,
+                    format!("cannot create a temporary directory: {e}"),
+                )
+                .with_operation(Operation::Create)
+                .with_source(e)
+            })?;
+        let mut backend = Self::new(scratch.path())?;
+        if let Some(inner) = Arc::get_mut(&mut backend.inner) {
+            inner._scratch = Some(scratch);
+        }
+        Ok(backend)
     }
 
     /// A backend over `root` with `options`.
@@ -175,6 +198,7 @@ impl LocalBackend {
                 disk,
                 options,
                 overlay: overlay.then(Overlay::default),
+                _scratch: None,
             }),
         })
     }

@@ -178,6 +178,12 @@ impl LocalSandbox {
         Self::with_backend(LocalBackend::new(root)?, SandboxOptions::default())
     }
 
+    /// A sandbox over a new temporary directory, removed when the sandbox
+    /// (and every clone of its backend) is dropped.
+    pub fn temporary() -> Result<LocalSandbox> {
+        Self::with_backend(LocalBackend::temporary()?, SandboxOptions::default())
+    }
+
     /// A sandbox running commands in `backend`'s root. An overlay backend is
     /// refused: commands would not see its pending changes.
     pub fn with_backend(backend: LocalBackend, options: SandboxOptions) -> Result<LocalSandbox> {
