@@ -1,0 +1,207 @@
+//! `agent-backend`: the MCP server (`serve`) and a one-shot tool runner (`call`).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use backend_mcp::{Config, McpServer, http, open, toolset};
+use clap::{Args, Parser, Subcommand};
+use rmcp::ServiceExt;
+use tokio_util::sync::CancellationToken;
+use tracing_subscriber::EnvFilter;
+
+/// A filesystem and a sandbox for AI agents, over MCP.
+#[derive(Debug, Parser)]
+#[command(name = "agent-backend", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the tools over MCP (stdio unless --http is given).
+    Serve {
+        /// Serve streamable HTTP on this address (such as 127.0.0.1:8080) at /mcp, instead of stdio.
+        #[arg(long, value_name = "ADDR")]
+        http: Option<String>,
+        /// Accept this name in the HTTP Host header besides the loopback ones (repeatable).
+        #[arg(long = "allow-host", value_name = "HOST")]
+        allow_hosts: Vec<String>,
+        #[command(flatten)]
+        backend: BackendArgs,
+    },
+    /// Run one tool call and print its result (for scripts).
+    Call {
+        /// The tool: ls, read_file, write_file, edit_file, delete, glob, grep, execute.
+        tool: String,
+        /// The arguments as a JSON object, such as '{"pattern":"TODO"}'.
+        #[arg(default_value = "{}")]
+        arguments: String,
+        /// Print the structured JSON result instead of the text.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        backend: BackendArgs,
+    },
+    /// Print the tool definitions (names, descriptions, JSON Schemas) as JSON.
+    Tools {
+        #[command(flatten)]
+        backend: BackendArgs,
+    },
+}
+
+#[derive(Debug, Args)]
+struct BackendArgs {
+    /// Where files live: file://PATH (a directory, created if missing), a plain path, or state:// (memory). Default: file://./workspace.
+    #[arg(long, value_name = "URL")]
+    backend: Option<String>,
+    /// What runs commands: `local` (the host, in the backend's directory; not isolated). Without it there is no execute tool.
+    #[arg(long, value_name = "URL")]
+    sandbox: Option<String>,
+    /// A TOML config file (backend, sandbox, limits, permissions); flags override it.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Offer only ls, read_file, glob and grep.
+    #[arg(long)]
+    read_only: bool,
+    /// Log as JSON lines (to stderr).
+    #[arg(long)]
+    log_json: bool,
+}
+
+impl BackendArgs {
+    fn config(&self) -> anyhow::Result<Config> {
+        let mut config = match &self.config {
+            Some(path) => Config::load(path)?,
+            None => Config::default(),
+        };
+        if let Some(backend) = &self.backend {
+            config.backend = Some(backend.clone());
+        }
+        if let Some(sandbox) = &self.sandbox {
+            config.sandbox = Some(sandbox.clone());
+        }
+        config.read_only |= self.read_only;
+        Ok(config)
+    }
+}
+
+fn init_logs(json: bool) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(false);
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli).await {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("agent-backend: {error:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Serve {
+            http,
+            allow_hosts,
+            backend,
+        } => {
+            init_logs(backend.log_json);
+            let config = backend.config()?;
+            let opened = open(config.backend_url(), config.sandbox.as_deref()).await?;
+            let server = McpServer::new(toolset(&opened, &config)?);
+            let tools: Vec<&str> = server.toolset().tools().iter().map(|t| t.name).collect();
+            tracing::info!(backend = %opened.description, tools = ?tools, "starting");
+            match http {
+                None => serve_stdio(server).await?,
+                Some(addr) => {
+                    let (listener, local) = http::bind(&addr).await?;
+                    let mut hosts = config.http.allowed_hosts.clone();
+                    hosts.extend(allow_hosts);
+                    // A fixed line on stderr that scripts (and the tests) wait for.
+                    eprintln!(
+                        "agent-backend: MCP over HTTP at http://{local}{}",
+                        http::MCP_PATH
+                    );
+                    let shutdown = CancellationToken::new();
+                    let on_signal = shutdown.clone();
+                    tokio::spawn(async move {
+                        if tokio::signal::ctrl_c().await.is_ok() {
+                            tracing::info!("interrupted, shutting down");
+                        }
+                        on_signal.cancel();
+                    });
+                    http::serve_http(server, listener, &hosts, shutdown).await?;
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Call {
+            tool,
+            arguments,
+            json,
+            backend,
+        } => {
+            init_logs(backend.log_json);
+            let config = backend.config()?;
+            let arguments: serde_json::Value = serde_json::from_str(&arguments)
+                .with_context(|| format!("the arguments are not valid JSON: {arguments}"))?;
+            let opened = open(config.backend_url(), config.sandbox.as_deref()).await?;
+            let output = toolset(&opened, &config)?.call(&tool, &arguments).await;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&output.structured)?);
+            } else {
+                print!("{}", output.text);
+                if !output.text.ends_with('\n') {
+                    println!();
+                }
+            }
+            Ok(if output.is_error {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            })
+        }
+        Command::Tools { backend } => {
+            init_logs(backend.log_json);
+            let config = backend.config()?;
+            let opened = open(config.backend_url(), config.sandbox.as_deref()).await?;
+            let tools: Vec<serde_json::Value> = toolset(&opened, &config)?
+                .tools()
+                .into_iter()
+                .map(|t| {
+                    serde_json::json!({
+                        "name": t.name,
+                        "description": t.description,
+                        "input_schema": t.input_schema,
+                    })
+                })
+                .collect();
+            println!("{}", serde_json::to_string_pretty(&tools)?);
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+async fn serve_stdio(server: McpServer) -> anyhow::Result<()> {
+    let running = server
+        .serve(rmcp::transport::stdio())
+        .await
+        .context("the MCP session over stdio did not start")?;
+    let reason = running.waiting().await?;
+    tracing::info!(?reason, "stdio session ended");
+    Ok(())
+}
