@@ -3,6 +3,7 @@
 
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::time::Duration;
 
@@ -127,8 +128,6 @@ async fn a_fifo_is_never_opened_by_read_or_grep() {
     watcher.join().expect("watcher");
 }
 
-use std::os::unix::fs::OpenOptionsExt;
-
 #[tokio::test]
 async fn a_device_file_is_refused_by_read_and_skipped_by_grep() {
     let dir = tempfile::tempdir().expect("dir");
@@ -136,7 +135,7 @@ async fn a_device_file_is_refused_by_read_and_skipped_by_grep() {
     // A copy of /dev/zero: reading it would never end.
     rustix::fs::mknodat(
         rustix::fs::CWD,
-        &dir.path().join("zero"),
+        dir.path().join("zero"),
         rustix::fs::FileType::CharacterDevice,
         rustix::fs::Mode::from_raw_mode(0o644),
         rustix::fs::makedev(1, 5),
