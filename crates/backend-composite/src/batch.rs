@@ -20,11 +20,11 @@ enum Destination {
 fn destination(composite: &CompositeBackend, path: &str, op: Operation) -> Destination {
     match composite.locate(path, op) {
         Err(e) => Destination::Refused(e),
-        Ok((outer, owner, inner)) => match composite.table.mounted_at_or_below(&outer) {
+        Ok(located) => match composite.table.mounted_at_or_below(&located.outer) {
             Some(route) => {
-                Destination::Refused(mount_is_directory(&outer, route).with_operation(op))
+                Destination::Refused(mount_is_directory(&located.outer, route).with_operation(op))
             }
-            None => Destination::Owner(owner, inner.into_string()),
+            None => Destination::Owner(located.owner, located.inner().to_owned()),
         },
     }
 }

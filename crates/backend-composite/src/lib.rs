@@ -155,10 +155,14 @@ impl CompositeBackend {
     }
 
     /// Parses `path` and finds its owner and the path the owner sees.
-    fn locate(&self, path: &str, op: Operation) -> Result<(VirtualPath, Owner, VirtualPath)> {
+    fn locate(&self, path: &str, op: Operation) -> Result<Located> {
         let outer = VirtualPath::parse(path).map_err(|e| e.with_operation(op))?;
-        let (owner, inner) = self.table.resolve(&outer);
-        Ok((outer, owner, inner))
+        let (owner, inner_start) = self.table.locate(&outer);
+        Ok(Located {
+            outer,
+            owner,
+            inner_start,
+        })
     }
 
     /// Maps an owner's error back and fills in the operation.
@@ -180,6 +184,25 @@ impl CompositeBackend {
             "running commands: the composite's default backend is not a sandbox (build it with CompositeBackend::builder_with_sandbox)",
         )
         .with_operation(Operation::Execute)
+    }
+}
+
+/// A parsed path, its owner, and where in it the owner's view starts.
+struct Located {
+    outer: VirtualPath,
+    owner: Owner,
+    inner_start: usize,
+}
+
+impl Located {
+    /// The path as the owner sees it: a suffix of the composite's path (no
+    /// copy), or `/` for a mount point itself.
+    fn inner(&self) -> &str {
+        self.outer
+            .as_str()
+            .get(self.inner_start..)
+            .filter(|s| !s.is_empty())
+            .unwrap_or("/")
     }
 }
 
@@ -215,9 +238,10 @@ impl Backend for CompositeBackend {
     }
 
     async fn ls(&self, path: &str) -> Result<Vec<FileInfo>> {
-        let (outer, owner, inner) = self.locate(path, Operation::Ls)?;
-        let mounted = self.table.virtual_children(&outer);
-        let listed = match self.backend(owner).ls(inner.as_str()).await {
+        let located = self.locate(path, Operation::Ls)?;
+        let (outer, owner, inner) = (&located.outer, located.owner, located.inner());
+        let mounted = self.table.virtual_children(outer);
+        let listed = match self.backend(owner).ls(inner).await {
             Ok(entries) => entries,
             Err(e)
                 if !mounted.is_empty()
@@ -244,13 +268,14 @@ impl Backend for CompositeBackend {
     }
 
     async fn stat(&self, path: &str) -> Result<FileInfo> {
-        let (outer, owner, inner) = self.locate(path, Operation::Stat)?;
-        let found = self.backend(owner).stat(inner.as_str()).await;
-        if self.table.mounted_at_or_below(&outer).is_some() {
+        let located = self.locate(path, Operation::Stat)?;
+        let (outer, owner, inner) = (&located.outer, located.owner, located.inner());
+        let found = self.backend(owner).stat(inner).await;
+        if self.table.mounted_at_or_below(outer).is_some() {
             // A mount point, or a directory because one is below it.
             return Ok(match found {
                 Ok(info) if info.is_dir => self.table.outer_info(owner, info),
-                _ => FileInfo::dir(outer),
+                _ => FileInfo::dir(outer.clone()),
             });
         }
         found
@@ -259,19 +284,21 @@ impl Backend for CompositeBackend {
     }
 
     async fn read_bytes(&self, path: &str) -> Result<Vec<u8>> {
-        let (outer, owner, inner) = self.locate(path, Operation::ReadBytes)?;
-        self.refuse_mount(&outer, Operation::ReadBytes)?;
+        let located = self.locate(path, Operation::ReadBytes)?;
+        let (outer, owner, inner) = (&located.outer, located.owner, located.inner());
+        self.refuse_mount(outer, Operation::ReadBytes)?;
         self.backend(owner)
-            .read_bytes(inner.as_str())
+            .read_bytes(inner)
             .await
             .map_err(self.outer_error(owner, Operation::ReadBytes))
     }
 
     async fn write(&self, path: &str, content: Vec<u8>) -> Result<()> {
-        let (outer, owner, inner) = self.locate(path, Operation::Write)?;
-        self.refuse_mount(&outer, Operation::Write)?;
+        let located = self.locate(path, Operation::Write)?;
+        let (outer, owner, inner) = (&located.outer, located.owner, located.inner());
+        self.refuse_mount(outer, Operation::Write)?;
         self.backend(owner)
-            .write(inner.as_str(), content)
+            .write(inner, content)
             .await
             .map_err(self.outer_error(owner, Operation::Write))
     }
@@ -283,21 +310,23 @@ impl Backend for CompositeBackend {
         new: &str,
         replace_all: bool,
     ) -> Result<EditResult> {
-        let (outer, owner, inner) = self.locate(path, Operation::Edit)?;
-        self.refuse_mount(&outer, Operation::Edit)?;
+        let located = self.locate(path, Operation::Edit)?;
+        let (outer, owner, inner) = (&located.outer, located.owner, located.inner());
+        self.refuse_mount(outer, Operation::Edit)?;
         self.backend(owner)
-            .edit(inner.as_str(), old, new, replace_all)
+            .edit(inner, old, new, replace_all)
             .await
             .map_err(self.outer_error(owner, Operation::Edit))
     }
 
     async fn delete(&self, path: &str, recursive: bool) -> Result<()> {
-        let (outer, owner, inner) = self.locate(path, Operation::Delete)?;
-        if let Some(route) = self.table.mounted_at_or_below(&outer) {
-            return Err(mount_not_deletable(&outer, route).with_operation(Operation::Delete));
+        let located = self.locate(path, Operation::Delete)?;
+        let (outer, owner, inner) = (&located.outer, located.owner, located.inner());
+        if let Some(route) = self.table.mounted_at_or_below(outer) {
+            return Err(mount_not_deletable(outer, route).with_operation(Operation::Delete));
         }
         self.backend(owner)
-            .delete(inner.as_str(), recursive)
+            .delete(inner, recursive)
             .await
             .map_err(self.outer_error(owner, Operation::Delete))
     }
@@ -311,10 +340,11 @@ impl Backend for CompositeBackend {
     }
 
     async fn read(&self, path: &str, offset: usize, limit: usize) -> Result<ReadResult> {
-        let (outer, owner, inner) = self.locate(path, Operation::Read)?;
-        self.refuse_mount(&outer, Operation::Read)?;
+        let located = self.locate(path, Operation::Read)?;
+        let (outer, owner, inner) = (&located.outer, located.owner, located.inner());
+        self.refuse_mount(outer, Operation::Read)?;
         self.backend(owner)
-            .read(inner.as_str(), offset, limit)
+            .read(inner, offset, limit)
             .await
             .map_err(self.outer_error(owner, Operation::Read))
     }

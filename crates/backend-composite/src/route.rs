@@ -92,6 +92,16 @@ impl RouteTable {
         (Owner::Default, path.clone())
     }
 
+    /// The owner of `path` and the byte offset in it where the owner's view
+    /// of it starts (`/memories/a` → 9, for `/a`); past the end for a mount
+    /// point, whose view is `/`.
+    pub(crate) fn locate(&self, path: &VirtualPath) -> (Owner, usize) {
+        match self.owner_of(path) {
+            Owner::Default => (Owner::Default, 0),
+            Owner::Route(i) => (Owner::Route(i), self.routes[i].mount.as_str().len()),
+        }
+    }
+
     /// The owner of `path` alone.
     pub(crate) fn owner_of(&self, path: &VirtualPath) -> Owner {
         self.routes

@@ -8,11 +8,14 @@
 //! the whole. A backend whose answer was cut but lost entries to that filter
 //! is asked again with a larger limit, so `truncated` is exact.
 
+use std::future::Future;
+
 use backend_core::{
     Error, ErrorKind, FileInfo, GlobPattern, GlobRequest, GlobResult, GrepMatch, GrepMatcher,
     GrepRequest, GrepResult, Operation, Result, VirtualPath,
 };
 use futures::future::try_join_all;
+use tokio::runtime::{Handle, RuntimeFlavor};
 
 use crate::CompositeBackend;
 use crate::route::Owner;
@@ -54,6 +57,26 @@ fn absent_but_spanning(err: &Error, part: &Part, part_count: usize) -> bool {
         )
 }
 
+/// Runs one backend's search on its own task when a multi-threaded tokio
+/// runtime is current, so that backends that search inside `poll` (in
+/// memory) use several cores; elsewhere it is awaited in place, which still
+/// overlaps backends that wait on I/O. A task left running when the caller
+/// gives up only reads.
+async fn on_own_task<T: Send + 'static>(
+    call: impl Future<Output = Result<T>> + Send + 'static,
+) -> Result<T> {
+    match Handle::try_current() {
+        Ok(handle) if handle.runtime_flavor() == RuntimeFlavor::MultiThread => {
+            match handle.spawn(call).await {
+                Ok(outcome) => outcome,
+                Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+                Err(_) => Err(Error::internal("a route's search task was cancelled")),
+            }
+        }
+        _ => call.await,
+    }
+}
+
 /// Relative path of `path` under `base` (empty for `base` itself).
 fn relative<'a>(path: &'a VirtualPath, base: &VirtualPath) -> &'a str {
     path.relative_to(base).unwrap_or("")
@@ -79,13 +102,13 @@ pub(crate) async fn glob(
                     None => return Ok((Vec::new(), false)),
                 },
             };
-            let backend = composite.backend(part.owner);
             let mut limit = request.limit;
             loop {
                 let ask = GlobRequest::new(inner_pattern.clone())
                     .path(part.inner_path.as_str())
                     .limit(limit);
-                let found = match backend.glob(&ask).await {
+                let backend = composite.backend(part.owner).clone();
+                let found = match on_own_task(async move { backend.glob(&ask).await }).await {
                     Ok(found) => found,
                     Err(e) if absent_but_spanning(&e, part, count) => {
                         return Ok((Vec::new(), false));
@@ -130,8 +153,6 @@ pub(crate) async fn grep(
 ) -> Result<GrepResult> {
     let op = Operation::Grep;
     let outer = VirtualPath::parse(&request.path).map_err(|e| e.with_operation(op))?;
-    // Bad patterns fail the same way whichever backends are asked.
-    GrepMatcher::new(request).map_err(|e| e.with_operation(op))?;
     let filter = request
         .glob
         .as_deref()
@@ -159,11 +180,15 @@ pub(crate) async fn grep(
                     }
                 }
             }
-            let backend = composite.backend(part.owner);
             loop {
-                let found = match backend.grep(&ask).await {
+                let backend = composite.backend(part.owner).clone();
+                let sent = ask.clone();
+                let found = match on_own_task(async move { backend.grep(&sent).await }).await {
                     Ok(found) => found,
                     Err(e) if absent_but_spanning(&e, part, count) => {
+                        // Nothing checked the pattern then; a bad one must
+                        // still fail.
+                        GrepMatcher::new(request).map_err(|e| e.with_operation(op))?;
                         return Ok((Vec::new(), false));
                     }
                     Err(e) => return Err(composite.outer_error(part.owner, op)(e)),
