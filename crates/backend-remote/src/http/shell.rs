@@ -146,6 +146,7 @@ fn parse_entries(stdout: &[u8]) -> Vec<Entry> {
 }
 
 /// Stat through `find -maxdepth 0`; `None` when nothing is there.
+#[cfg_attr(not(feature = "runloop"), allow(dead_code))]
 pub(crate) async fn stat(remote: &dyn Remote, abs: &str) -> Result<Option<Entry>> {
     let script = format!(
         "if [ -e {p} ] || [ -L {p} ]; then find {p} -maxdepth 0 -printf '{ENTRY_FORMAT}'; else exit 3; fi",
@@ -160,6 +161,7 @@ pub(crate) async fn stat(remote: &dyn Remote, abs: &str) -> Result<Option<Entry>
 }
 
 /// The direct children of `abs` (names relative to it).
+#[cfg_attr(not(feature = "runloop"), allow(dead_code))]
 pub(crate) async fn list_dir(remote: &dyn Remote, abs: &str) -> Result<Vec<Entry>> {
     walk_depth(remote, abs, Some(1)).await
 }
@@ -180,6 +182,7 @@ async fn walk_depth(remote: &dyn Remote, abs: &str, depth: Option<u32>) -> Resul
 }
 
 /// `mkdir -p`.
+#[cfg_attr(not(feature = "runloop"), allow(dead_code))]
 pub(crate) async fn make_dir(remote: &dyn Remote, abs: &str) -> Result<()> {
     let out = run_script(remote, format!("mkdir -p -- {}", quote(abs))).await?;
     if out.exit_code == Some(0) {
@@ -190,6 +193,7 @@ pub(crate) async fn make_dir(remote: &dyn Remote, abs: &str) -> Result<()> {
 }
 
 /// `rm -rf`.
+#[cfg_attr(not(feature = "runloop"), allow(dead_code))]
 pub(crate) async fn remove(remote: &dyn Remote, abs: &str) -> Result<()> {
     let out = run_script(remote, format!("rm -rf -- {}", quote(abs))).await?;
     if out.exit_code == Some(0) {

@@ -1,0 +1,452 @@
+//! A running Modal sandbox: commands through its task command router
+//! (`TaskExecStart`, `TaskExecStdioRead`, `TaskExecWait`, and
+//! `TaskExecStdinWrite` for file uploads), files through commands whose
+//! arguments travel as separate argv entries (never parsed by a shell).
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use backend_core::{Error, ErrorKind, Result};
+use futures::StreamExt;
+use tokio::sync::mpsc;
+
+use super::grpc::{GrpcConn, Retry, Side, secret_value, transient};
+use super::proto::*;
+use crate::http::remote::{Entry, RawEvent, RawStream, Remote, Running};
+use crate::http::shell::{self, quote};
+use crate::http::{RetryPolicy, Timeouts};
+
+pub(crate) const API: &str = "/modal.client.ModalClient/";
+const EXEC_START: &str = "/modal.task_command_router.TaskCommandRouter/TaskExecStart";
+const EXEC_READ: &str = "/modal.task_command_router.TaskCommandRouter/TaskExecStdioRead";
+const EXEC_WAIT: &str = "/modal.task_command_router.TaskCommandRouter/TaskExecWait";
+const EXEC_STDIN: &str = "/modal.task_command_router.TaskCommandRouter/TaskExecStdinWrite";
+const ROUTER_ACCESS: &str = "/modal.client.ModalClient/SandboxGetCommandRouterAccess";
+const TERMINATE: &str = "/modal.client.ModalClient/SandboxTerminate";
+
+/// Stdin bytes per `TaskExecStdinWrite` call.
+const STDIN_CHUNK: usize = 1024 * 1024;
+
+/// Records the command's pid (so a deadline can kill it) and runs the line.
+/// `$1` is the pid file, `$2` the line: both argv entries, never re-parsed.
+const WRAPPER: &str = r#"echo $$ > "$1" 2>/dev/null; exec sh -c "$2""#;
+
+/// Kills the process group of the pid in `$1` (or the process alone).
+const KILLER: &str = r#"p=$(cat "$1" 2>/dev/null) && { kill -9 -- "-$p" 2>/dev/null || kill -9 "$p"; }; rm -f -- "$1""#;
+
+/// Writes stdin to `$1` through a temporary file beside it, so a failed
+/// upload never leaves a half-written file.
+const WRITER: &str = r#"d=$(dirname -- "$1"); t="$d/.$(basename -- "$1").part-$$"; if cat > "$t"; then mv -f -- "$t" "$1"; else s=$?; rm -f -- "$t"; exit $s; fi"#;
+
+/// Where the router is and the token it wants.
+pub(crate) struct RouterAccess {
+    pub(crate) url: String,
+    pub(crate) jwt: String,
+}
+
+/// Asks the control plane for the command router of `sandbox_id`.
+pub(crate) async fn router_access(api: &GrpcConn, sandbox_id: &str) -> Result<RouterAccess> {
+    let response: SandboxGetCommandRouterAccessResponse = api
+        .unary(
+            ROUTER_ACCESS,
+            SandboxGetCommandRouterAccessRequest {
+                target: Some(RouterTarget::SandboxId(sandbox_id.to_owned())),
+            },
+            Retry::Safe,
+            None,
+        )
+        .await?;
+    if response.url.is_empty() || response.jwt.is_empty() {
+        return Err(Error::new(
+            ErrorKind::Unavailable,
+            format!("Modal returned no command router for sandbox {sandbox_id}"),
+        ));
+    }
+    Ok(RouterAccess {
+        url: response.url,
+        jwt: response.jwt,
+    })
+}
+
+/// The router connection for `access`. Plain `http://` is accepted only for
+/// a router on this machine (tests, local development).
+pub(crate) fn router_conn(access: &RouterAccess, timeouts: Timeouts, retry: RetryPolicy) -> Result<GrpcConn> {
+    let local = ["http://127.0.0.1", "http://localhost", "http://[::1]"]
+        .iter()
+        .any(|p| access.url.starts_with(p));
+    if !access.url.starts_with("https://") && !local {
+        return Err(Error::new(
+            ErrorKind::Unavailable,
+            "Modal's command router URL is not https; refusing to send the sandbox's token over plain text",
+        ));
+    }
+    let bearer = secret_value(&format!("Bearer {}", access.jwt), "the command router token")?;
+    GrpcConn::new(&access.url, Side::CommandRouter, vec![("authorization", bearer)], timeouts, retry)
+}
+
+/// The shared state of one sandbox.
+pub(crate) struct Task {
+    pub(crate) api: GrpcConn,
+    pub(crate) router: Mutex<GrpcConn>,
+    pub(crate) sandbox_id: String,
+    pub(crate) task_id: String,
+    pub(crate) timeouts: Timeouts,
+    pub(crate) retry: RetryPolicy,
+}
+
+impl std::fmt::Debug for Task {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ModalTask")
+            .field("sandbox_id", &self.sandbox_id)
+            .field("task_id", &self.task_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// An exec the router accepted.
+struct Exec {
+    task: Arc<Task>,
+    exec_id: String,
+}
+
+impl Task {
+    fn router(&self) -> GrpcConn {
+        self.router
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Fetches a fresh router token after the router refused the old one.
+    async fn refresh_router(&self) -> Result<()> {
+        let access = router_access(&self.api, &self.sandbox_id).await?;
+        let conn = router_conn(&access, self.timeouts, self.retry)?;
+        *self.router.lock().unwrap_or_else(|p| p.into_inner()) = conn;
+        Ok(())
+    }
+
+    /// A unary router call, retried when safe, with one token refresh.
+    async fn router_call<Req, Resp>(&self, method: &'static str, message: Req, timeout: Option<Duration>) -> Result<Resp>
+    where
+        Req: prost::Message + Clone + Send + Sync + 'static,
+        Resp: prost::Message + Default + Send + Sync + 'static,
+    {
+        match self.router().unary(method, message.clone(), Retry::Safe, timeout).await {
+            Err(e) if e.kind() == ErrorKind::PermissionDenied => {
+                self.refresh_router().await?;
+                self.router().unary(method, message, Retry::Safe, timeout).await
+            }
+            other => other,
+        }
+    }
+
+    /// Starts `args` (argv, no shell parsing) with stdout and stderr piped.
+    /// `TaskExecStart` is keyed by `exec_id`, so retrying it is safe.
+    async fn start_exec(self: &Arc<Self>, args: Vec<String>, timeout: Duration) -> Result<Exec> {
+        let exec_id = uuid::Uuid::new_v4().to_string();
+        // Modal kills the command a little after our own deadline, as a backstop.
+        let secs = u32::try_from(timeout.as_secs()).unwrap_or(u32::MAX).saturating_add(2);
+        let request = TaskExecStartRequest {
+            task_id: self.task_id.clone(),
+            exec_id: exec_id.clone(),
+            command_args: args,
+            stdout_config: STDOUT_CONFIG_PIPE,
+            stderr_config: STDERR_CONFIG_PIPE,
+            timeout_secs: Some(secs),
+            workdir: None,
+        };
+        let _: TaskExecStartResponse = self.router_call(EXEC_START, request, None).await?;
+        Ok(Exec {
+            task: self.clone(),
+            exec_id,
+        })
+    }
+
+    /// `SandboxTerminate`; a sandbox that is already gone counts as done.
+    pub(crate) async fn terminate(&self) -> Result<()> {
+        let request = SandboxTerminateRequest {
+            sandbox_id: self.sandbox_id.clone(),
+        };
+        match self
+            .api
+            .unary::<_, SandboxTerminateResponse>(&format_static_terminate(), request, Retry::Safe, None)
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) if e.kind() == ErrorKind::FileNotFound => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// `SandboxTerminate`'s path (kept as a function so the constant is used once).
+fn format_static_terminate() -> &'static str {
+    TERMINATE
+}
+
+impl Exec {
+    /// Streams the exec's stdout and stderr (resuming at the last offset
+    /// after a transient failure), then its exit status, into a channel.
+    fn events(self) -> RawStream {
+        let (tx, rx) = mpsc::channel::<Result<RawEvent>>(32);
+        tokio::spawn(async move {
+            let outcome = async {
+                let (out, err) = tokio::join!(self.read_fd(FD_STDOUT, &tx), self.read_fd(FD_STDERR, &tx));
+                out?;
+                err?;
+                tokio::select! {
+                    status = self.wait() => status,
+                    () = tx.closed() => Err(Error::internal("reader gone")),
+                }
+            };
+            let event = outcome.await;
+            let _ = tx.send(event).await;
+        });
+        Box::pin(futures::stream::unfold(rx, |mut rx| async move {
+            rx.recv().await.map(|event| (event, rx))
+        }))
+    }
+
+    /// Forwards one descriptor until its end of file. Returns early (Ok)
+    /// when the reader went away.
+    async fn read_fd(&self, fd: i32, tx: &mpsc::Sender<Result<RawEvent>>) -> Result<()> {
+        let mut offset = 0u64;
+        let mut failures = 0u32;
+        let router = || self.task.router();
+        loop {
+            let request = TaskExecStdioReadRequest {
+                task_id: self.task.task_id.clone(),
+                exec_id: self.exec_id.clone(),
+                offset,
+                file_descriptor: fd,
+            };
+            let conn = router();
+            let failure = match tokio::select! {
+                opened = conn.open_stream::<_, TaskExecStdioReadResponse>(EXEC_READ, request) => opened,
+                () = tx.closed() => return Ok(()),
+            } {
+                Err(status) => status,
+                Ok(mut stream) => loop {
+                    let next = tokio::select! {
+                        next = stream.message() => next,
+                        () = tx.closed() => return Ok(()),
+                    };
+                    match next {
+                        Ok(Some(chunk)) => {
+                            failures = 0;
+                            offset += chunk.data.len() as u64;
+                            if chunk.data.is_empty() {
+                                continue;
+                            }
+                            let event = if fd == FD_STDOUT {
+                                RawEvent::Stdout(chunk.data)
+                            } else {
+                                RawEvent::Stderr(chunk.data)
+                            };
+                            if tx.send(Ok(event)).await.is_err() {
+                                return Ok(());
+                            }
+                        }
+                        Ok(None) => return Ok(()),
+                        Err(status) => break status,
+                    }
+                },
+            };
+            if failure.code() == tonic::Code::Unauthenticated && failures == 0 {
+                failures += 1;
+                self.task.refresh_router().await?;
+                continue;
+            }
+            if !transient(&failure) || failures >= conn.max_retries() {
+                let e = conn.status_error(EXEC_READ, &failure);
+                let e = if transient(&failure) {
+                    Error::new(
+                        ErrorKind::Unavailable,
+                        format!(
+                            "the connection to the Modal sandbox was lost while reading the command's output and could not be re-established: {}",
+                            e.message()
+                        ),
+                    )
+                    .with_retryable(true)
+                } else {
+                    e
+                };
+                return Err(e.with_context("exec", self.exec_id.clone()));
+            }
+            tokio::time::sleep(conn.backoff(failures)).await;
+            failures += 1;
+        }
+    }
+
+    /// `TaskExecWait` until the exit status arrives.
+    async fn wait(&self) -> Result<RawEvent> {
+        let request = TaskExecWaitRequest {
+            task_id: self.task.task_id.clone(),
+            exec_id: self.exec_id.clone(),
+        };
+        loop {
+            let outcome: Result<TaskExecWaitResponse> = self
+                .task
+                .router_call(EXEC_WAIT, request.clone(), Some(Duration::from_secs(60)))
+                .await;
+            match outcome {
+                Ok(TaskExecWaitResponse {
+                    exit_status: Some(ExitStatus::Code(code)),
+                }) => return Ok(RawEvent::Exit { code: Some(code), signal: None }),
+                Ok(TaskExecWaitResponse {
+                    exit_status: Some(ExitStatus::Signal(signal)),
+                }) => return Ok(RawEvent::Exit { code: None, signal: Some(signal) }),
+                // No status yet, or the long wait timed out: ask again.
+                Ok(TaskExecWaitResponse { exit_status: None }) => {}
+                Err(e) if e.kind() == ErrorKind::Timeout => {}
+                Err(e) => return Err(e.with_context("exec", self.exec_id.clone())),
+            }
+        }
+    }
+
+    /// Sends `content` as the exec's stdin, then end of file.
+    async fn write_stdin(&self, content: &[u8]) -> Result<()> {
+        let mut offset = 0usize;
+        loop {
+            let end = (offset + STDIN_CHUNK).min(content.len());
+            let request = TaskExecStdinWriteRequest {
+                task_id: self.task.task_id.clone(),
+                exec_id: self.exec_id.clone(),
+                offset: offset as u64,
+                data: content[offset..end].to_vec(),
+                eof: end == content.len(),
+            };
+            let _: TaskExecStdinWriteResponse = self.task.router_call(EXEC_STDIN, request, None).await?;
+            if end == content.len() {
+                return Ok(());
+            }
+            offset = end;
+        }
+    }
+}
+
+fn pid_file(exec_id: &str) -> String {
+    format!("/tmp/.backend-remote-exec-{exec_id}.pid")
+}
+
+/// Kills the command whose pid `pid_path` holds (best effort).
+async fn kill(task: Arc<Task>, pid_path: String) {
+    let args = vec!["sh".into(), "-c".into(), KILLER.into(), "sh".into(), pid_path];
+    let outcome = async {
+        let exec = task.start_exec(args, Duration::from_secs(10)).await?;
+        let mut events = exec.events();
+        while let Some(event) = events.next().await {
+            if matches!(event?, RawEvent::Exit { .. }) {
+                break;
+            }
+        }
+        Ok::<(), Error>(())
+    };
+    if let Err(e) = outcome.await {
+        tracing::warn!(error = %e, "could not kill a Modal command");
+    }
+}
+
+/// The [`Remote`] face of a sandbox.
+#[derive(Debug)]
+pub(crate) struct ModalRemote(pub(crate) Arc<Task>);
+
+#[async_trait]
+impl Remote for ModalRemote {
+    fn provider(&self) -> &'static str {
+        "Modal"
+    }
+
+    fn sandbox_id(&self) -> &str {
+        &self.0.sandbox_id
+    }
+
+    fn streams_output(&self) -> bool {
+        true
+    }
+
+    async fn start(&self, line: String, timeout: Duration) -> Result<Running> {
+        let exec_id_hint = uuid::Uuid::new_v4().to_string();
+        let pid_path = pid_file(&exec_id_hint);
+        let args = vec!["sh".into(), "-c".into(), WRAPPER.into(), "sh".into(), pid_path.clone(), line];
+        let exec = self.0.start_exec(args, timeout).await?;
+        let task = self.0.clone();
+        Ok(Running {
+            events: exec.events(),
+            kill: Box::new(move || Box::pin(kill(task, pid_path))),
+        })
+    }
+
+    async fn read_file(&self, abs: &str) -> Result<Vec<u8>> {
+        let out = shell::run_script(self, format!("cat -- {}", quote(abs))).await?;
+        if out.exit_code == Some(0) {
+            Ok(out.stdout)
+        } else {
+            Err(Error::internal(format!(
+                "reading {abs} failed: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            )))
+        }
+    }
+
+    async fn write_file(&self, abs: &str, content: Vec<u8>) -> Result<()> {
+        let timeout = Duration::from_secs(300);
+        let args = vec!["sh".into(), "-c".into(), WRITER.into(), "sh".into(), abs.to_owned()];
+        let exec = self.0.start_exec(args, timeout).await?;
+        let writing = exec.write_stdin(&content);
+        let mut events = Exec {
+            task: exec.task.clone(),
+            exec_id: exec.exec_id.clone(),
+        }
+        .events();
+        let collect = async {
+            let mut stderr = Vec::new();
+            while let Some(event) = events.next().await {
+                match event? {
+                    RawEvent::Stderr(bytes) => backend_core::exec::append_capped(&mut stderr, &bytes, 4096),
+                    RawEvent::Stdout(_) => {}
+                    RawEvent::Exit { code: Some(0), .. } => return Ok(()),
+                    RawEvent::Exit { .. } => {
+                        return Err(Error::internal(format!(
+                            "writing {abs} failed: {}",
+                            String::from_utf8_lossy(&stderr).trim()
+                        )));
+                    }
+                }
+            }
+            Err(Error::new(ErrorKind::Unavailable, "the upload's exit status never arrived"))
+        };
+        let both = async {
+            let (written, done) = tokio::join!(writing, collect);
+            written.and(done)
+        };
+        match tokio::time::timeout(timeout, both).await {
+            Ok(outcome) => outcome,
+            Err(_) => Err(Error::new(
+                ErrorKind::Timeout,
+                format!("writing {abs} did not finish within {timeout:?}"),
+            )),
+        }
+    }
+
+    async fn stat(&self, abs: &str) -> Result<Option<Entry>> {
+        shell::stat(self, abs).await
+    }
+
+    async fn list_dir(&self, abs: &str) -> Result<Vec<Entry>> {
+        shell::list_dir(self, abs).await
+    }
+
+    async fn make_dir(&self, abs: &str) -> Result<()> {
+        shell::make_dir(self, abs).await
+    }
+
+    async fn remove(&self, abs: &str) -> Result<()> {
+        shell::remove(self, abs).await
+    }
+
+    async fn destroy(&self) -> Result<()> {
+        self.0.terminate().await
+    }
+}

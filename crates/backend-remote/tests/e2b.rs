@@ -1,0 +1,110 @@
+//! E2B against its fake: behaviour, faults, and the fake's strictness.
+#![cfg(feature = "e2b")]
+
+use std::time::{Duration, Instant};
+
+use backend_core::{Backend, BackendExt, ErrorKind, ExecRequest, GrepRequest, Sandbox};
+use backend_remote::e2b::{E2bConfig, E2bSandbox};
+use backend_remote::http::RetryPolicy;
+use remote_fakes::Fault;
+use remote_fakes::e2b::FakeE2b;
+
+fn fast_retries() -> RetryPolicy {
+    RetryPolicy { max_retries: 3, initial_backoff: Duration::from_millis(10), max_backoff: Duration::from_secs(2) }
+}
+
+fn config(fake: &FakeE2b) -> E2bConfig {
+    E2bConfig::new(fake.api_key())
+        .api_url(fake.api_url())
+        .envd_url(fake.envd_url())
+        .root_dir(fake.new_workdir())
+        .retry(fast_retries())
+}
+
+async fn sandbox(fake: &FakeE2b) -> E2bSandbox {
+    E2bSandbox::create(config(fake)).await.expect("create an E2B sandbox on the fake")
+}
+
+#[tokio::test]
+async fn files_written_are_seen_by_commands_and_back() {
+    let fake = FakeE2b::start().await;
+    let sb = sandbox(&fake).await;
+    sb.write_str("/dir/a.txt", "hello\n").await.expect("write");
+    let out = sb.execute(ExecRequest::new("cat dir/a.txt; echo err >&2; exit 3")).await.expect("execute");
+    assert_eq!(out.stdout_text(), "hello\n");
+    assert_eq!(out.stderr_text(), "err\n");
+    assert_eq!(out.exit_code(), Some(3));
+    sb.execute(ExecRequest::new("printf 'x\\ny\\n' > made.txt")).await.expect("execute");
+    assert_eq!(sb.read_to_string("/made.txt").await.expect("read"), "x\ny\n");
+    let names: Vec<String> = sb.ls("/").await.expect("ls").into_iter().map(|f| f.path.into_string()).collect();
+    assert_eq!(names, ["/dir", "/made.txt"]);
+    let found = sb.grep(&GrepRequest::new("y")).await.expect("grep");
+    assert_eq!(found.matches.len(), 1);
+    assert_eq!(sb.glob_paths("**/*.txt").await.expect("glob"), ["/dir/a.txt", "/made.txt"]);
+    sb.close().await.expect("close");
+    assert_eq!(fake.live_sandboxes(), 0);
+}
+
+#[tokio::test]
+async fn a_command_past_its_timeout_is_killed_promptly() {
+    let fake = FakeE2b::start().await;
+    let sb = sandbox(&fake).await;
+    let began = Instant::now();
+    let out = sb
+        .execute(ExecRequest::new("sleep 30").timeout(Duration::from_millis(500)))
+        .await
+        .expect("execute");
+    assert!(out.timed_out());
+    assert!(began.elapsed() < Duration::from_millis(1500), "{:?}", began.elapsed());
+    sb.close().await.expect("close");
+}
+
+#[tokio::test]
+async fn rate_limited_create_is_retried_after_retry_after() {
+    let fake = FakeE2b::start().await;
+    fake.faults().inject("create", Fault::RateLimited { retry_after: Duration::from_secs(1) }, 1);
+    let began = Instant::now();
+    let sb = sandbox(&fake).await;
+    assert!(began.elapsed() >= Duration::from_secs(1), "Retry-After was not honoured");
+    assert_eq!(fake.faults().hits("create"), 2);
+    sb.close().await.expect("close");
+}
+
+#[tokio::test]
+async fn server_error_on_create_is_a_retryable_unavailable_error_without_a_second_create() {
+    let fake = FakeE2b::start().await;
+    fake.faults().inject("create", Fault::Status(500), 1);
+    let e = E2bSandbox::create(config(&fake)).await.expect_err("create fails");
+    assert_eq!(e.kind(), ErrorKind::Unavailable);
+    assert!(e.is_retryable());
+    assert!(e.message().contains("injected failure 500"), "{}", e.message());
+    assert_eq!(fake.faults().hits("create"), 1, "a create without idempotency key must not be repeated");
+    assert_eq!(fake.live_sandboxes(), 0);
+}
+
+#[tokio::test]
+async fn dropped_connection_mid_command_is_unavailable_not_a_hang() {
+    let fake = FakeE2b::start().await;
+    let sb = sandbox(&fake).await;
+    fake.faults().inject("process", Fault::DropConnection, 1);
+    let began = Instant::now();
+    let e = sb.execute(ExecRequest::new("sleep 20")).await.expect_err("execute fails");
+    assert_eq!(e.kind(), ErrorKind::Unavailable, "{e}");
+    assert!(began.elapsed() < Duration::from_secs(5));
+    assert_eq!(fake.faults().hits("process"), 1, "Process/Start must never be retried");
+    sb.close().await.expect("close");
+}
+
+#[tokio::test]
+async fn wrong_api_key_names_the_env_var_and_hides_the_key() {
+    let fake = FakeE2b::start().await;
+    let e = E2bSandbox::create(config(&fake).retry(fast_retries()).api_url(fake.api_url()).template("base").envd_url(fake.envd_url()))
+        .await
+        .map(drop);
+    assert!(e.is_ok());
+    let bad = E2bConfig::new("e2b_wrong_secret_key").api_url(fake.api_url()).envd_url(fake.envd_url());
+    let e = E2bSandbox::create(bad).await.expect_err("401");
+    assert_eq!(e.kind(), ErrorKind::PermissionDenied);
+    assert!(e.message().contains("E2B_API_KEY"), "{}", e.message());
+    assert!(!format!("{e:?} {e}").contains("wrong_secret"));
+}

@@ -1,0 +1,1 @@
+//! Daytona fake (being written).

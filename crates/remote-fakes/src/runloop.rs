@@ -1,0 +1,1 @@
+//! Runloop fake (being written).
