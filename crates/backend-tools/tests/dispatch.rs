@@ -16,7 +16,10 @@ use serde_json::{Value, json};
 async fn tools_with(files: &[(&str, &str)]) -> Toolset {
     let backend = Arc::new(StateBackend::new());
     for (path, content) in files {
-        backend.write_str(path, content).await.unwrap();
+        backend
+            .write_str(path, content)
+            .await
+            .expect("seeding the state backend");
     }
     Toolset::new(backend)
 }
@@ -589,9 +592,9 @@ async fn grep_without_matches_says_so() {
 // ---- execute ----
 
 fn sandbox_tools() -> (tempfile::TempDir, Toolset) {
-    let dir = tempfile::tempdir().unwrap();
-    let tools = Toolset::with_sandbox(Arc::new(LocalSandbox::new(dir.path()).unwrap()));
-    (dir, tools)
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let sandbox = LocalSandbox::new(dir.path()).expect("a local sandbox");
+    (dir, Toolset::with_sandbox(Arc::new(sandbox)))
 }
 
 #[tokio::test]
