@@ -1,0 +1,340 @@
+//! Making a backend from a [`BackendSpec`]: each scheme's constructor, or a
+//! clear error when its cargo feature is off.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use backend_core::{Backend, Error, ErrorKind, Operation, Result, Sandbox};
+
+#[allow(unused_imports)] // each import is used by the features that need it
+use crate::spec::{
+    BackendSpec, CompositeSpec, DockerSpec, LocalSpec, Provider, RemoteSpec, S3Spec, StateSpec,
+};
+
+/// A backend made from a [`BackendSpec`]: its files, and its commands when
+/// it is a sandbox.
+#[derive(Clone)]
+pub struct BuiltBackend {
+    backend: Arc<dyn Backend>,
+    sandbox: Option<Arc<dyn Sandbox>>,
+    description: String,
+}
+
+impl BuiltBackend {
+    /// A plain file store.
+    pub fn from_backend(backend: Arc<dyn Backend>, description: impl Into<String>) -> Self {
+        BuiltBackend {
+            backend,
+            sandbox: None,
+            description: description.into(),
+        }
+    }
+
+    /// A sandbox (its files are the backend).
+    pub fn from_sandbox(sandbox: Arc<dyn Sandbox>, description: impl Into<String>) -> Self {
+        BuiltBackend {
+            backend: sandbox.clone(),
+            sandbox: Some(sandbox),
+            description: description.into(),
+        }
+    }
+
+    /// The files.
+    pub fn backend(&self) -> &Arc<dyn Backend> {
+        &self.backend
+    }
+
+    /// The same object as a sandbox, when it runs commands.
+    pub fn sandbox(&self) -> Option<&Arc<dyn Sandbox>> {
+        self.sandbox.as_ref()
+    }
+
+    /// The sandbox, or `unsupported` saying this backend runs no commands.
+    pub fn require_sandbox(&self) -> Result<&Arc<dyn Sandbox>> {
+        self.sandbox.as_ref().ok_or_else(|| {
+            Error::unsupported(format!(
+                "running commands: {} stores files only; choose a sandbox such as docker:// or file://...?exec=true",
+                self.description
+            ))
+            .with_operation(Operation::Execute)
+        })
+    }
+
+    /// What was built, such as `docker://python:3.12`.
+    pub fn description(&self) -> &str {
+        &self.description
+    }
+
+    /// Splits into the backend and the optional sandbox.
+    pub fn into_parts(self) -> (Arc<dyn Backend>, Option<Arc<dyn Sandbox>>) {
+        (self.backend, self.sandbox)
+    }
+
+    /// Closes the sandbox, if any (backends that are not sandboxes hold
+    /// nothing to release).
+    pub async fn close(&self) -> Result<()> {
+        match &self.sandbox {
+            Some(sandbox) => sandbox.close().await,
+            None => Ok(()),
+        }
+    }
+}
+
+impl std::fmt::Debug for BuiltBackend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BuiltBackend")
+            .field("description", &self.description)
+            .field("sandbox", &self.sandbox.is_some())
+            .finish()
+    }
+}
+
+/// The future [`BackendSpec::build`] returns.
+pub type BuildFuture<'a> = Pin<Box<dyn Future<Output = Result<BuiltBackend>> + Send + 'a>>;
+
+impl BackendSpec {
+    /// Makes the backend: creates containers or remote sandboxes, connects
+    /// to stores. Fails with `unsupported` naming the cargo feature when the
+    /// scheme is compiled out, and with the backend's own error otherwise.
+    pub fn build(&self) -> BuildFuture<'_> {
+        Box::pin(async move {
+            let built = match self {
+                BackendSpec::State(spec) => state(spec),
+                BackendSpec::Local(spec) => local(spec),
+                BackendSpec::Docker(spec) => docker(spec).await,
+                BackendSpec::S3(spec) => s3(spec).await,
+                BackendSpec::Remote(spec) => remote(spec).await,
+                BackendSpec::Composite(spec) => composite(spec).await,
+            };
+            built.map_err(|e| e.or_operation(Operation::Create))
+        })
+    }
+}
+
+/// Parses `location` and builds it: `open("state://")`,
+/// `open("docker://python:3.12-slim?memory=1g")`.
+pub async fn open(location: &str) -> Result<BuiltBackend> {
+    BackendSpec::parse(location)?.build().await
+}
+
+/// `unsupported`: the scheme's cargo feature is off.
+#[allow(dead_code)] // unused when every feature is on
+fn compiled_out(scheme: &str, feature: &str) -> Error {
+    Error::new(
+        ErrorKind::Unsupported,
+        format!(
+            "the {scheme}:// backend is not compiled in: enable the cargo feature `{feature}` of \
+             agent-backend (agent-backend = {{ features = [\"{feature}\"] }} in Cargo.toml)"
+        ),
+    )
+    .with_operation(Operation::Create)
+}
+
+/// `unsupported`: the crate behind a scheme offers no constructor yet.
+#[allow(dead_code)] // unused once every crate is wired
+fn not_wired(scheme: &str, krate: &str) -> Error {
+    Error::new(
+        ErrorKind::Unsupported,
+        format!(
+            "the {scheme}:// backend cannot be built from a location yet: {krate} has no \
+             constructor this builder can call; construct it with {krate} directly"
+        ),
+    )
+    .with_operation(Operation::Create)
+}
+
+#[cfg(feature = "state")]
+fn state(spec: &StateSpec) -> Result<BuiltBackend> {
+    let backend = match spec.quota {
+        Some(bytes) => backend_state::StateBackend::with_quota(bytes),
+        None => backend_state::StateBackend::new(),
+    };
+    Ok(BuiltBackend::from_backend(Arc::new(backend), "state://"))
+}
+
+#[cfg(not(feature = "state"))]
+fn state(_: &StateSpec) -> Result<BuiltBackend> {
+    Err(compiled_out("state", "state"))
+}
+
+#[cfg(feature = "local")]
+fn local(spec: &LocalSpec) -> Result<BuiltBackend> {
+    let description = format!("file://{}", spec.root.display());
+    if spec.exec {
+        return local_sandbox(spec, description);
+    }
+    let backend = if spec.overlay {
+        backend_local::LocalBackend::overlay(&spec.root)?
+    } else {
+        backend_local::LocalBackend::new(&spec.root)?
+    };
+    Ok(BuiltBackend::from_backend(Arc::new(backend), description))
+}
+
+#[cfg(not(feature = "local"))]
+fn local(spec: &LocalSpec) -> Result<BuiltBackend> {
+    let feature = if spec.exec { "local-exec" } else { "local" };
+    Err(compiled_out("file", feature))
+}
+
+#[cfg(feature = "local-exec")]
+fn local_sandbox(spec: &LocalSpec, description: String) -> Result<BuiltBackend> {
+    if spec.overlay {
+        return Err(Error::invalid_argument(
+            "file:// with exec=true cannot use overlay=true: commands write to the directory itself",
+        ));
+    }
+    let sandbox = backend_local::LocalSandbox::new(&spec.root)?;
+    Ok(BuiltBackend::from_sandbox(Arc::new(sandbox), description))
+}
+
+#[cfg(all(feature = "local", not(feature = "local-exec")))]
+fn local_sandbox(_: &LocalSpec, _: String) -> Result<BuiltBackend> {
+    Err(compiled_out("file", "local-exec")
+        .with_message("file:// with exec=true runs commands on the host, which needs the cargo feature `local-exec` of agent-backend (features = [\"local-exec\"])"))
+}
+
+#[cfg(feature = "docker")]
+async fn docker(_spec: &DockerSpec) -> Result<BuiltBackend> {
+    Err(not_wired("docker", "backend-docker"))
+}
+
+#[cfg(not(feature = "docker"))]
+async fn docker(_: &DockerSpec) -> Result<BuiltBackend> {
+    Err(compiled_out("docker", "docker"))
+}
+
+#[cfg(feature = "s3")]
+async fn s3(spec: &S3Spec) -> Result<BuiltBackend> {
+    let mut config = backend_s3::S3Config::new(&spec.bucket).prefix(&spec.prefix);
+    if let Some(endpoint) = &spec.endpoint {
+        config = config.endpoint_url(endpoint);
+    }
+    if let Some(region) = &spec.region {
+        config = config.region(region);
+    }
+    if let Some(path_style) = spec.path_style {
+        config = config.force_path_style(path_style);
+    }
+    let backend = backend_s3::S3Backend::connect(config).await?;
+    Ok(BuiltBackend::from_backend(
+        Arc::new(backend),
+        format!("s3://{}/{}", spec.bucket, spec.prefix),
+    ))
+}
+
+#[cfg(not(feature = "s3"))]
+async fn s3(_: &S3Spec) -> Result<BuiltBackend> {
+    Err(compiled_out("s3", "s3"))
+}
+
+async fn remote(spec: &RemoteSpec) -> Result<BuiltBackend> {
+    match spec.provider {
+        Provider::E2b => e2b(spec).await,
+        Provider::Daytona => daytona(spec).await,
+        Provider::Runloop => runloop(spec).await,
+        Provider::Modal => modal(spec).await,
+    }
+}
+
+#[cfg(feature = "e2b")]
+async fn e2b(_spec: &RemoteSpec) -> Result<BuiltBackend> {
+    Err(not_wired("e2b", "backend-remote"))
+}
+
+#[cfg(not(feature = "e2b"))]
+async fn e2b(_: &RemoteSpec) -> Result<BuiltBackend> {
+    Err(compiled_out("e2b", "e2b"))
+}
+
+#[cfg(feature = "daytona")]
+async fn daytona(_spec: &RemoteSpec) -> Result<BuiltBackend> {
+    Err(not_wired("daytona", "backend-remote"))
+}
+
+#[cfg(not(feature = "daytona"))]
+async fn daytona(_: &RemoteSpec) -> Result<BuiltBackend> {
+    Err(compiled_out("daytona", "daytona"))
+}
+
+#[cfg(feature = "runloop")]
+async fn runloop(_spec: &RemoteSpec) -> Result<BuiltBackend> {
+    Err(not_wired("runloop", "backend-remote"))
+}
+
+#[cfg(not(feature = "runloop"))]
+async fn runloop(_: &RemoteSpec) -> Result<BuiltBackend> {
+    Err(compiled_out("runloop", "runloop"))
+}
+
+#[cfg(feature = "modal")]
+async fn modal(_spec: &RemoteSpec) -> Result<BuiltBackend> {
+    Err(not_wired("modal", "backend-remote"))
+}
+
+#[cfg(not(feature = "modal"))]
+async fn modal(_: &RemoteSpec) -> Result<BuiltBackend> {
+    Err(compiled_out("modal", "modal"))
+}
+
+#[cfg(feature = "composite")]
+async fn composite(spec: &CompositeSpec) -> Result<BuiltBackend> {
+    use backend_composite::CompositeBackend;
+
+    let default = spec
+        .default
+        .build()
+        .await
+        .map_err(|e| in_part(e, "the composite's default backend"))?;
+    let mut routes = Vec::with_capacity(spec.routes.len());
+    for (prefix, route) in &spec.routes {
+        match route.build().await {
+            Ok(built) => routes.push((prefix, built)),
+            Err(e) => {
+                // Release what was already made (containers, remote
+                // sandboxes) before reporting.
+                let _ = default.close().await;
+                for (_, made) in &routes {
+                    let _ = made.close().await;
+                }
+                return Err(in_part(e, &format!("route {prefix}")));
+            }
+        }
+    }
+    let mut builder = match default.sandbox() {
+        Some(sandbox) => CompositeBackend::builder_with_sandbox(sandbox.clone()),
+        None => CompositeBackend::builder(default.backend().clone()),
+    };
+    for (prefix, built) in routes {
+        builder = match built.sandbox() {
+            Some(sandbox) => builder.sandbox_route(prefix.as_str(), sandbox.clone()),
+            None => builder.route(prefix.as_str(), built.backend().clone()),
+        };
+    }
+    let composite = Arc::new(builder.build()?);
+    let description = spec_description(spec);
+    Ok(if default.sandbox().is_some() {
+        BuiltBackend::from_sandbox(composite, description)
+    } else {
+        BuiltBackend::from_backend(composite, description)
+    })
+}
+
+#[cfg(not(feature = "composite"))]
+async fn composite(_: &CompositeSpec) -> Result<BuiltBackend> {
+    Err(compiled_out("composite", "composite")
+        .with_message("a composite backend (a config with `default` and `routes`) needs the cargo feature `composite` of agent-backend (features = [\"composite\"])"))
+}
+
+#[cfg(feature = "composite")]
+fn spec_description(spec: &CompositeSpec) -> String {
+    BackendSpec::Composite(spec.clone()).to_string()
+}
+
+/// Says which part of a composite an error is about.
+#[allow(dead_code)] // unused without `composite`
+fn in_part(err: Error, part: &str) -> Error {
+    let message = format!("{part}: {}", err.message());
+    err.with_message(message)
+}
