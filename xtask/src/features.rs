@@ -115,10 +115,12 @@ fn forbidden_crates(tree: &str) -> Vec<String> {
         let Some(name) = line.split_whitespace().next() else {
             continue;
         };
-        let forbidden = FORBIDDEN_IN_STATE.iter().any(|rule| match rule.strip_suffix('*') {
-            Some(prefix) => name.starts_with(prefix),
-            None => name == *rule,
-        });
+        let forbidden = FORBIDDEN_IN_STATE
+            .iter()
+            .any(|rule| match rule.strip_suffix('*') {
+                Some(prefix) => name.starts_with(prefix),
+                None => name == *rule,
+            });
         if forbidden && !found.iter().any(|f| f == name) {
             found.push(name.to_owned());
         }
