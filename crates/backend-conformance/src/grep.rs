@@ -352,3 +352,16 @@ pub async fn grep_unicode(fx: &Fixture) {
     let r = grep(fx, under(fx, "PREMIÈRE").case_insensitive(true), rule).await;
     assert_eq!(r.matches.len(), 1, "{rule}: case-insensitive beyond ASCII");
 }
+
+/// A `glob` filter that cannot be parsed, or has a `..` segment, is `invalid_pattern`.
+pub async fn grep_invalid_glob_filter_is_invalid_pattern(fx: &Fixture) {
+    let rule = "SPEC grep: the glob filter follows the glob rules (a bad one → invalid_pattern)";
+    fx.put("a.rs", "needle\n").await;
+    for filter in ["{unclosed", "../*.rs"] {
+        err_kind(
+            fx.backend.grep(&under(fx, "needle").glob(filter)).await,
+            ErrorKind::InvalidPattern,
+            rule,
+        );
+    }
+}

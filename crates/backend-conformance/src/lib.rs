@@ -226,6 +226,7 @@ macro_rules! __for_each_case {
             grep::grep_no_match_is_empty [],
             grep::grep_one_match_per_line [],
             grep::grep_unicode [],
+            grep::grep_invalid_glob_filter_is_invalid_pattern [],
             batch::upload_writes_every_file [],
             batch::upload_bad_item_among_good [],
             batch::upload_item_under_file_fails_alone [],
