@@ -186,7 +186,7 @@ impl Disk {
         }
         let mut bytes = Vec::with_capacity(size as usize);
         (&mut file)
-            .take(self.max_read_bytes + 1)
+            .take(self.max_read_bytes.saturating_add(1))
             .read_to_end(&mut bytes)
             .map_err(|e| fail_error(e.into(), path.as_str(), op))?;
         if bytes.len() as u64 > self.max_read_bytes {
@@ -225,6 +225,19 @@ impl Disk {
         new: &str,
         replace_all: bool,
     ) -> Result<usize> {
+        self.edit_with(path, old, new, replace_all, || {})
+    }
+
+    /// [`edit`](Self::edit) with `between` run after the read and before
+    /// the write, so tests can change the file in that window.
+    pub(crate) fn edit_with(
+        &self,
+        path: &VirtualPath,
+        old: &str,
+        new: &str,
+        replace_all: bool,
+        between: impl FnOnce(),
+    ) -> Result<usize> {
         let op = Operation::Edit;
         let found = self.locate(path, true, false, op)?;
         let Some(name) = &found.name else {
@@ -238,6 +251,7 @@ impl Disk {
         let (updated, count) =
             backend_core::text::apply_edit(path.as_str(), text, old, new, replace_all)
                 .map_err(|e| e.with_operation(op))?;
+        between();
         let outcome = self.replace(
             &found.dir,
             name,
@@ -473,5 +487,95 @@ impl Drop for Held<'_> {
         let mut held = self.locks.held.lock().unwrap_or_else(|e| e.into_inner());
         held.remove(&self.key);
         self.locks.released.notify_all();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn disk(dir: &std::path::Path) -> Disk {
+        Disk::new(Root::open(dir, true).unwrap(), false, u64::MAX)
+    }
+
+    fn vp(path: &str) -> VirtualPath {
+        VirtualPath::parse(path).unwrap()
+    }
+
+    #[test]
+    fn edit_refuses_when_the_file_changed_between_read_and_write() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("f.txt"), "alpha beta\n").unwrap();
+        let d = disk(dir.path());
+        let err = d
+            .edit_with(&vp("/f.txt"), "alpha", "ALPHA", false, || {
+                // Changed in place by someone else: same inode, new content.
+                let mut f = std::fs::OpenOptions::new()
+                    .append(true)
+                    .open(dir.path().join("f.txt"))
+                    .unwrap();
+                f.write_all(b"gamma\n").unwrap();
+            })
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Conflict);
+        assert!(err.is_retryable());
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("f.txt")).unwrap(),
+            "alpha beta\ngamma\n"
+        );
+        let leftovers = std::fs::read_dir(dir.path()).unwrap().count();
+        assert_eq!(leftovers, 1, "the temporary file was left behind");
+    }
+
+    #[test]
+    fn edit_refuses_when_the_file_was_replaced_between_read_and_write() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("f.txt"), "alpha\n").unwrap();
+        let d = disk(dir.path());
+        let err = d
+            .edit_with(&vp("/f.txt"), "alpha", "ALPHA", false, || {
+                std::fs::write(dir.path().join("other"), "replaced\n").unwrap();
+                std::fs::rename(dir.path().join("other"), dir.path().join("f.txt")).unwrap();
+            })
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Conflict);
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("f.txt")).unwrap(),
+            "replaced\n"
+        );
+    }
+
+    #[test]
+    fn edit_keeps_the_file_mode() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("run.sh");
+        std::fs::write(&file, "echo a\n").unwrap();
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o750)).unwrap();
+        disk(dir.path())
+            .edit(&vp("/run.sh"), "a", "b", false)
+            .unwrap();
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o750);
+    }
+
+    #[test]
+    fn fsync_mode_writes_the_same_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = Disk::new(Root::open(dir.path(), true).unwrap(), true, u64::MAX);
+        d.write(&vp("/a/b.bin"), b"\x00\x01synced").unwrap();
+        assert_eq!(
+            std::fs::read(dir.path().join("a/b.bin")).unwrap(),
+            b"\x00\x01synced"
+        );
+    }
+
+    #[test]
+    fn reads_over_the_cap_are_too_large() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("big"), vec![b'x'; 100]).unwrap();
+        let d = Disk::new(Root::open(dir.path(), true).unwrap(), false, 10);
+        let err = d.read_bytes(&vp("/big"), Operation::ReadBytes).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::TooLarge);
     }
 }
