@@ -1,6 +1,9 @@
 //! grep on disk (grep-searcher over the parallel walker) gives exactly what
 //! the shared rules in `backend_core::GrepMatcher` give for the same bytes.
 
+// Helpers here are test code too; a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used)]
+
 use backend_core::{Backend, GrepCollector, GrepMatcher, GrepRequest, GrepResult, VirtualPath};
 use backend_local::{LocalBackend, LocalOptions};
 use proptest::prelude::*;
