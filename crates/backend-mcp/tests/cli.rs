@@ -1,0 +1,136 @@
+//! The `agent-backend call` and `tools` subcommands, as a script uses them.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+const BINARY: &str = env!("CARGO_BIN_EXE_agent-backend");
+
+fn agent_backend(dir: &Path, args: &[&str]) -> Output {
+    Command::new(BINARY)
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .expect("running agent-backend")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+#[test]
+fn call_runs_one_tool_against_the_workspace_directory() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    std::fs::create_dir_all(dir.path().join("workspace/src")).expect("mkdir");
+    std::fs::write(dir.path().join("workspace/src/a.rs"), "// TODO: test\n").expect("seed");
+    let out = agent_backend(
+        dir.path(),
+        &[
+            "call",
+            "grep",
+            r#"{"pattern":"TODO","output_mode":"content"}"#,
+        ],
+    );
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(stdout(&out), "/src/a.rs:1:// TODO: test\n");
+}
+
+#[test]
+fn call_with_json_prints_the_structured_result() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let out = agent_backend(
+        dir.path(),
+        &[
+            "call",
+            "--json",
+            "write_file",
+            r#"{"file_path":"/n.txt","content":"abc"}"#,
+        ],
+    );
+    assert!(out.status.success(), "{out:?}");
+    let value: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
+    assert_eq!(value["bytes_written"], 3);
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("workspace/n.txt")).expect("written"),
+        "abc"
+    );
+}
+
+#[test]
+fn a_failing_call_prints_the_error_line_and_exits_non_zero() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let out = agent_backend(
+        dir.path(),
+        &["call", "read_file", r#"{"file_path":"/missing"}"#],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stdout(&out).starts_with("Error [file_not_found]: /missing"),
+        "{}",
+        stdout(&out)
+    );
+}
+
+#[test]
+fn arguments_that_are_not_json_are_refused_before_anything_runs() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let out = agent_backend(dir.path(), &["call", "ls", "{path: /}"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not valid JSON"));
+}
+
+#[test]
+fn read_only_offers_only_the_reading_tools() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let out = agent_backend(
+        dir.path(),
+        &["tools", "--read-only", "--backend", "state://"],
+    );
+    assert!(out.status.success(), "{out:?}");
+    let tools: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
+    let names: Vec<&str> = tools
+        .as_array()
+        .expect("an array")
+        .iter()
+        .filter_map(|t| t["name"].as_str())
+        .collect();
+    assert_eq!(names, ["ls", "read_file", "glob", "grep"]);
+}
+
+#[test]
+fn a_config_file_sets_permission_rules() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let config = dir.path().join("agent.toml");
+    std::fs::write(
+        &config,
+        "backend = \"file://./ws\"\n[permissions]\nrules = [{ action = \"deny\", operations = [\"write\"], path = \"/locked/**\" }]\n",
+    )
+    .expect("write config");
+    let config = config.to_str().expect("UTF-8 path");
+    let out = agent_backend(
+        dir.path(),
+        &[
+            "call",
+            "--config",
+            config,
+            "write_file",
+            r#"{"file_path":"/locked/a","content":"x"}"#,
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stdout(&out).starts_with("Error [permission_denied]: "),
+        "{}",
+        stdout(&out)
+    );
+    assert!(stdout(&out).contains("/locked/**"));
+    assert!(!dir.path().join("ws/locked/a").exists());
+}
+
+#[test]
+fn an_unknown_backend_scheme_is_refused_with_the_supported_ones() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let out = agent_backend(dir.path(), &["call", "--backend", "ftp://x", "ls"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("ftp://"), "{stderr}");
+}
