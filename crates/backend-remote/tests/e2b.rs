@@ -98,13 +98,133 @@ async fn dropped_connection_mid_command_is_unavailable_not_a_hang() {
 #[tokio::test]
 async fn wrong_api_key_names_the_env_var_and_hides_the_key() {
     let fake = FakeE2b::start().await;
-    let e = E2bSandbox::create(config(&fake).retry(fast_retries()).api_url(fake.api_url()).template("base").envd_url(fake.envd_url()))
-        .await
-        .map(drop);
-    assert!(e.is_ok());
     let bad = E2bConfig::new("e2b_wrong_secret_key").api_url(fake.api_url()).envd_url(fake.envd_url());
     let e = E2bSandbox::create(bad).await.expect_err("401");
     assert_eq!(e.kind(), ErrorKind::PermissionDenied);
     assert!(e.message().contains("E2B_API_KEY"), "{}", e.message());
     assert!(!format!("{e:?} {e}").contains("wrong_secret"));
+}
+
+#[tokio::test]
+async fn extending_the_lifetime_reaches_the_control_plane() {
+    let fake = FakeE2b::start().await;
+    let sb = sandbox(&fake).await;
+    sb.set_lifetime(Duration::from_secs(600)).await.expect("set lifetime");
+    assert_eq!(fake.faults().hits("timeout"), 1);
+    sb.close().await.expect("close");
+}
+
+#[tokio::test]
+async fn stdout_and_stderr_stream_apart_as_they_come() {
+    use futures::StreamExt;
+    let fake = FakeE2b::start().await;
+    let sb = sandbox(&fake).await;
+    let mut stream = sb
+        .execute_stream(ExecRequest::new("echo one; echo two >&2; sleep 0.3; echo three"))
+        .await
+        .expect("stream");
+    let first = stream.next().await.expect("an event").expect("ok");
+    assert_eq!(first, backend_core::ExecEvent::Stdout(b"one\n".to_vec()));
+    let mut rest = Vec::new();
+    while let Some(event) = stream.next().await {
+        rest.push(event.expect("ok"));
+    }
+    assert!(rest.contains(&backend_core::ExecEvent::Stderr(b"two\n".to_vec())));
+    assert!(matches!(rest.last(), Some(backend_core::ExecEvent::Exit(s)) if s.exit_code == Some(0)));
+    sb.close().await.expect("close");
+}
+
+mod strict_fake {
+    use super::*;
+    use serde_json::json;
+
+    async fn created(fake: &FakeE2b) -> (String, String) {
+        let response = reqwest::Client::new()
+            .post(format!("{}/v2/sandboxes", fake.api_url()))
+            .header("X-API-Key", fake.api_key())
+            .json(&json!({ "templateID": "base", "timeout": 60 }))
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(response.status(), 201);
+        let body: serde_json::Value = response.json().await.expect("json");
+        (
+            body["sandboxID"].as_str().expect("id").to_owned(),
+            body["envdAccessToken"].as_str().expect("token").to_owned(),
+        )
+    }
+
+    #[tokio::test]
+    async fn create_without_the_api_key_header_is_401_with_the_error_shape() {
+        let fake = FakeE2b::start().await;
+        let response = reqwest::Client::new()
+            .post(format!("{}/v2/sandboxes", fake.api_url()))
+            .header("Authorization", format!("Bearer {}", fake.api_key()))
+            .json(&json!({ "templateID": "base" }))
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(response.status(), 401);
+        let body: serde_json::Value = response.json().await.expect("json");
+        assert_eq!(body["code"], 401);
+        assert!(body["message"].is_string());
+    }
+
+    #[tokio::test]
+    async fn create_with_a_misspelt_field_is_400() {
+        let fake = FakeE2b::start().await;
+        let response = reqwest::Client::new()
+            .post(format!("{}/v2/sandboxes", fake.api_url()))
+            .header("X-API-Key", fake.api_key())
+            .json(&json!({ "templateId": "base" }))
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(response.status(), 400);
+    }
+
+    #[tokio::test]
+    async fn connect_unary_call_with_the_wrong_content_type_is_415() {
+        let fake = FakeE2b::start().await;
+        let (_, token) = created(&fake).await;
+        let response = reqwest::Client::new()
+            .post(format!("{}/filesystem.Filesystem/Stat", fake.envd_url()))
+            .header("X-Access-Token", token)
+            .header("Content-Type", "application/connect+json")
+            .body(json!({ "path": "/" }).to_string())
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(response.status(), 415);
+    }
+
+    #[tokio::test]
+    async fn process_start_without_an_envelope_ends_the_stream_with_invalid_argument() {
+        let fake = FakeE2b::start().await;
+        let (_, token) = created(&fake).await;
+        let response = reqwest::Client::new()
+            .post(format!("{}/process.Process/Start", fake.envd_url()))
+            .header("X-Access-Token", token)
+            .header("Content-Type", "application/connect+json")
+            .body(json!({ "process": { "cmd": "/bin/sh", "args": ["-c", "true"] } }).to_string())
+            .send()
+            .await
+            .expect("request");
+        let bytes = response.bytes().await.expect("body");
+        assert_eq!(bytes[0], 0x02, "an end-of-stream frame");
+        assert!(String::from_utf8_lossy(&bytes[5..]).contains("invalid_argument"));
+    }
+
+    #[tokio::test]
+    async fn envd_without_the_access_token_is_401() {
+        let fake = FakeE2b::start().await;
+        let _ = created(&fake).await;
+        let response = reqwest::Client::new()
+            .get(format!("{}/files", fake.envd_url()))
+            .query(&[("path", fake.new_workdir())])
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(response.status(), 401);
+    }
 }
