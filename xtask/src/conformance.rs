@@ -16,7 +16,9 @@ use serde_json::Value;
 use crate::{cargo, project_root};
 
 /// A backend name, the package whose `tests/conformance.rs` runs it, the
-/// package's directory, and extra `cargo test` arguments.
+/// package's directory, and extra `cargo test` arguments (`--all-features`
+/// where a variant sits behind a feature: the local sandbox needs
+/// `local-exec`, each remote provider its own).
 #[derive(Debug)]
 struct Target {
     name: &'static str,
@@ -36,19 +38,19 @@ const TARGETS: &[Target] = &[
         name: "local",
         package: "backend-local",
         dir: "crates/backend-local",
-        cargo_args: &[],
+        cargo_args: &["--all-features"],
     },
     Target {
         name: "local-overlay",
         package: "backend-local",
         dir: "crates/backend-local",
-        cargo_args: &[],
+        cargo_args: &["--all-features"],
     },
     Target {
         name: "local-sandbox",
         package: "backend-local",
         dir: "crates/backend-local",
-        cargo_args: &[],
+        cargo_args: &["--all-features"],
     },
     Target {
         name: "docker",
