@@ -238,9 +238,58 @@ async fn remote(spec: &RemoteSpec) -> Result<BuiltBackend> {
     }
 }
 
+/// The API key from the variable `api_key_env` names, when it names one.
+#[allow(dead_code)] // unused without a remote provider
+fn key_from(spec: &RemoteSpec) -> Result<Option<String>> {
+    let Some(var) = &spec.api_key_env else {
+        return Ok(None);
+    };
+    match std::env::var(var) {
+        Ok(key) if !key.trim().is_empty() => Ok(Some(key)),
+        _ => Err(Error::invalid_argument(format!(
+            "{}://: the environment variable {var} (named by api_key_env) is not set",
+            spec.provider.scheme()
+        ))),
+    }
+}
+
+#[allow(dead_code)] // unused without a remote provider
+fn describe(spec: &RemoteSpec) -> String {
+    format!(
+        "{}://{}",
+        spec.provider.scheme(),
+        spec.target.as_deref().unwrap_or("")
+    )
+}
+
 #[cfg(feature = "e2b")]
-async fn e2b(_spec: &RemoteSpec) -> Result<BuiltBackend> {
-    Err(not_wired("e2b", "backend-remote"))
+async fn e2b(spec: &RemoteSpec) -> Result<BuiltBackend> {
+    use backend_remote::e2b::{E2bConfig, E2bSandbox};
+
+    let mut config = match key_from(spec)? {
+        Some(key) => E2bConfig::new(key),
+        None => E2bConfig::from_env()?,
+    };
+    if let Some(url) = &spec.api_url {
+        config = config.api_url(url);
+    }
+    if let Some(template) = &spec.target {
+        config = config.template(template);
+    }
+    if let Some(url) = &spec.envd_url {
+        config = config.envd_url(url);
+    }
+    if let Some(lifetime) = spec.timeout {
+        config = config.lifetime(lifetime);
+    }
+    if let Some(dir) = &spec.root_dir {
+        config = config.root_dir(dir);
+    }
+    let sandbox = E2bSandbox::create(config).await?;
+    Ok(BuiltBackend::from_sandbox(
+        Arc::new(sandbox),
+        describe(spec),
+    ))
 }
 
 #[cfg(not(feature = "e2b"))]
@@ -249,8 +298,31 @@ async fn e2b(_: &RemoteSpec) -> Result<BuiltBackend> {
 }
 
 #[cfg(feature = "daytona")]
-async fn daytona(_spec: &RemoteSpec) -> Result<BuiltBackend> {
-    Err(not_wired("daytona", "backend-remote"))
+async fn daytona(spec: &RemoteSpec) -> Result<BuiltBackend> {
+    use backend_remote::daytona::{DaytonaConfig, DaytonaSandbox};
+
+    let mut config = match key_from(spec)? {
+        Some(key) => DaytonaConfig::new(key),
+        None => DaytonaConfig::from_env()?,
+    };
+    if let Some(url) = &spec.api_url {
+        config = config.api_url(url);
+    }
+    if let Some(snapshot) = &spec.target {
+        config = config.snapshot(snapshot);
+    }
+    if let Some(timeout) = spec.timeout {
+        let minutes = timeout.as_secs().div_ceil(60).max(1);
+        config = config.auto_stop_minutes(u32::try_from(minutes).unwrap_or(u32::MAX));
+    }
+    if let Some(dir) = &spec.root_dir {
+        config = config.root_dir(dir);
+    }
+    let sandbox = DaytonaSandbox::create(config).await?;
+    Ok(BuiltBackend::from_sandbox(
+        Arc::new(sandbox),
+        describe(spec),
+    ))
 }
 
 #[cfg(not(feature = "daytona"))]
@@ -259,8 +331,33 @@ async fn daytona(_: &RemoteSpec) -> Result<BuiltBackend> {
 }
 
 #[cfg(feature = "runloop")]
-async fn runloop(_spec: &RemoteSpec) -> Result<BuiltBackend> {
-    Err(not_wired("runloop", "backend-remote"))
+async fn runloop(spec: &RemoteSpec) -> Result<BuiltBackend> {
+    use backend_remote::runloop::{RunloopConfig, RunloopSandbox};
+
+    let mut config = match key_from(spec)? {
+        Some(key) => RunloopConfig::new(key),
+        None => RunloopConfig::from_env()?,
+    };
+    if let Some(url) = &spec.api_url {
+        config = config.base_url(url);
+    }
+    match &spec.target {
+        // Runloop ids carry a `bpt_` prefix; anything else is a name.
+        Some(id) if id.starts_with("bpt_") => config = config.blueprint_id(id),
+        Some(name) => config = config.blueprint_name(name),
+        None => {}
+    }
+    if let Some(keep_alive) = spec.timeout {
+        config = config.keep_alive(keep_alive);
+    }
+    if let Some(dir) = &spec.root_dir {
+        config = config.root_dir(dir);
+    }
+    let sandbox = RunloopSandbox::create(config).await?;
+    Ok(BuiltBackend::from_sandbox(
+        Arc::new(sandbox),
+        describe(spec),
+    ))
 }
 
 #[cfg(not(feature = "runloop"))]
@@ -269,8 +366,30 @@ async fn runloop(_: &RemoteSpec) -> Result<BuiltBackend> {
 }
 
 #[cfg(feature = "modal")]
-async fn modal(_spec: &RemoteSpec) -> Result<BuiltBackend> {
-    Err(not_wired("modal", "backend-remote"))
+async fn modal(spec: &RemoteSpec) -> Result<BuiltBackend> {
+    use backend_remote::modal::{ModalConfig, ModalSandbox};
+
+    let mut config = ModalConfig::from_env()?;
+    if let Some(url) = &spec.api_url {
+        config = config.server_url(url);
+    }
+    if let Some(app) = &spec.target {
+        config = config.app_name(app);
+    }
+    if let Some(image) = &spec.image {
+        config = config.image(image);
+    }
+    if let Some(lifetime) = spec.timeout {
+        config = config.lifetime(lifetime);
+    }
+    if let Some(dir) = &spec.root_dir {
+        config = config.root_dir(dir);
+    }
+    let sandbox = ModalSandbox::create(config).await?;
+    Ok(BuiltBackend::from_sandbox(
+        Arc::new(sandbox),
+        describe(spec),
+    ))
 }
 
 #[cfg(not(feature = "modal"))]

@@ -34,10 +34,16 @@ pub const SCHEMES: &[&str] = &[
 /// | `file:///srv/ws` | a host directory | `local` | `exec` (`true` needs `local-exec`), `overlay` |
 /// | `docker://IMAGE` | a container | `docker` | `memory`, `cpus`, `pids`, `network`, `runtime`, `user` |
 /// | `s3://BUCKET/PREFIX` | S3 or compatible | `s3` | `endpoint`, `region`, `path_style` |
-/// | `e2b://TEMPLATE` | E2B sandbox | `e2b` | `api_url`, `api_key_env`, `timeout` (seconds) |
-/// | `daytona://SNAPSHOT` | Daytona sandbox | `daytona` | same as e2b |
-/// | `runloop://BLUEPRINT` | Runloop devbox | `runloop` | same as e2b |
-/// | `modal://APP` | Modal sandbox | `modal` | same as e2b, plus `image` |
+/// | `e2b://TEMPLATE` | E2B sandbox | `e2b` | `api_url`, `api_key_env`, `timeout` (seconds), `root_dir`, `envd_url` |
+/// | `daytona://SNAPSHOT` | Daytona sandbox | `daytona` | `api_url`, `api_key_env`, `timeout`, `root_dir` |
+/// | `runloop://BLUEPRINT` | Runloop devbox (a `bpt_...` id or a name) | `runloop` | same as daytona |
+/// | `modal://APP` | Modal sandbox | `modal` | `api_url`, `timeout`, `image`, `root_dir` |
+///
+/// Remote providers read their API key from their usual variable
+/// (`E2B_API_KEY`, `DAYTONA_API_KEY`, `RUNLOOP_API_KEY`, `MODAL_TOKEN_ID` and
+/// `MODAL_TOKEN_SECRET`) unless `api_key_env` names another; `timeout` is how
+/// long the sandbox may live (E2B, Modal), stay idle (Runloop) or run before
+/// it is stopped (Daytona, rounded up to minutes).
 ///
 /// A composite is a table (see [`from_value`](Self::from_value)):
 /// ```toml
@@ -167,6 +173,11 @@ pub struct RemoteSpec {
     pub timeout: Option<Duration>,
     /// The image (Modal).
     pub image: Option<String>,
+    /// The directory inside the sandbox that holds the virtual `/`.
+    pub root_dir: Option<String>,
+    /// The E2B in-sandbox daemon's base URL, when not derived from the
+    /// sandbox id (test servers).
+    pub envd_url: Option<String>,
 }
 
 /// A default backend and routes by path prefix.
@@ -454,25 +465,35 @@ fn parse_location(location: &str, extra: BTreeMap<String, String>) -> Result<Bac
                 "runloop" => Provider::Runloop,
                 _ => Provider::Modal,
             };
+            let modal = provider == Provider::Modal;
             let spec = RemoteSpec {
                 provider,
                 target: Some(target).filter(|t| !t.is_empty()),
                 api_url: params.take("api_url"),
-                api_key_env: params.take("api_key_env"),
+                // Modal authenticates with a token pair from its own
+                // variables, so it takes no single key variable.
+                api_key_env: if modal {
+                    None
+                } else {
+                    params.take("api_key_env")
+                },
                 timeout: params
                     .take_with("timeout", "a number of seconds", |s| s.parse::<u64>().ok())?
                     .map(Duration::from_secs),
-                image: if provider == Provider::Modal {
-                    params.take("image")
+                image: if modal { params.take("image") } else { None },
+                root_dir: params.take("root_dir"),
+                envd_url: if provider == Provider::E2b {
+                    params.take("envd_url")
                 } else {
                     None
                 },
             };
-            let mut accepted = vec!["api_url", "api_key_env", "timeout"];
-            if provider == Provider::Modal {
-                accepted.push("image");
-            }
-            params.finish(&accepted)?;
+            let accepted: &[&str] = match provider {
+                Provider::Modal => &["api_url", "timeout", "image", "root_dir"],
+                Provider::E2b => &["api_url", "api_key_env", "timeout", "root_dir", "envd_url"],
+                _ => &["api_url", "api_key_env", "timeout", "root_dir"],
+            };
+            params.finish(accepted)?;
             BackendSpec::Remote(spec)
         }
     };

@@ -108,6 +108,7 @@ fn remote_locations_parse_for_each_provider() {
     assert_eq!(e2b.timeout, Some(Duration::from_secs(300)));
     assert_eq!(e2b.api_url.as_deref(), Some("http://localhost:1"));
     assert!(refused("e2b://t?image=x").contains("unknown parameter `image`"));
+    assert!(refused("modal://app?api_key_env=K").contains("unknown parameter `api_key_env`"));
 }
 
 #[test]
