@@ -6,14 +6,11 @@ use anyhow::Context;
 use backend_tools::{OutputLimits, Permissions, PermissionsConfig};
 use serde::Deserialize;
 
-/// The default backend: a `workspace` directory under the current one.
-pub const DEFAULT_BACKEND: &str = "file://./workspace";
-
 /// What a configuration file holds. Every key is optional.
 ///
 /// ```toml
-/// backend = "file://./workspace"   # or "state://"
-/// sandbox = "local"                # runs commands on the host: trusted use only
+/// backend = "file://./workspace"   # or "state://", "docker://python:3.12-slim", a table
+/// sandbox = "local"                # commands on the host, in that directory: trusted use only
 /// read_only = false
 ///
 /// [limits]
@@ -34,8 +31,9 @@ pub const DEFAULT_BACKEND: &str = "file://./workspace";
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
-    /// Where files live (a URL; see [`crate::open`]).
-    pub backend: Option<String>,
+    /// Where files live: a location string or a config table (see
+    /// [`crate::open()`]); `./workspace` when absent.
+    pub backend: Option<serde_json::Value>,
     /// What runs commands; without one there is no `execute` tool.
     pub sandbox: Option<String>,
     /// Offer only the reading tools.
@@ -85,11 +83,6 @@ impl Config {
         Ok(toml::from_str(text)?)
     }
 
-    /// The backend URL, or the default.
-    pub fn backend_url(&self) -> &str {
-        self.backend.as_deref().unwrap_or(DEFAULT_BACKEND)
-    }
-
     /// The compiled permission rules (with the read-only preset when set).
     pub fn permissions(&self) -> anyhow::Result<Permissions> {
         let permissions = Permissions::from_config(&self.permissions)
@@ -136,7 +129,7 @@ commands = [{ action = "deny", pattern = '\brm\b' }]
 allowed_hosts = ["example.com"]
 "#;
         let config = Config::parse(text).unwrap();
-        assert_eq!(config.backend_url(), "state://");
+        assert_eq!(config.backend, Some(serde_json::json!("state://")));
         assert!(config.permissions().unwrap().is_read_only());
         assert_eq!(config.limits().unwrap().max_output_chars, 5000);
         assert_eq!(config.http.allowed_hosts, vec!["example.com"]);
@@ -149,7 +142,12 @@ allowed_hosts = ["example.com"]
     }
 
     #[test]
-    fn an_empty_file_means_the_local_workspace_default() {
-        assert_eq!(Config::parse("").unwrap().backend_url(), DEFAULT_BACKEND);
+    fn a_composite_backend_table_is_kept_for_the_builder() {
+        let config = Config::parse(
+            "[backend]\ndefault = \"state://\"\n[backend.routes]\n\"/memories/\" = \"file://./memories\"\n",
+        )
+        .unwrap();
+        let backend = config.backend.unwrap();
+        assert_eq!(backend["routes"]["/memories/"], "file://./memories");
     }
 }

@@ -9,13 +9,13 @@
 //!
 //! # Example
 //! ```no_run
-//! use std::sync::Arc;
 //! use backend_mcp::McpServer;
 //! use backend_tools::Toolset;
 //! use rmcp::ServiceExt;
 //!
 //! # async fn run() -> anyhow::Result<()> {
-//! let server = McpServer::new(Toolset::new(Arc::new(backend_state::StateBackend::new())));
+//! let opened = backend_mcp::open(None, None).await?; // ./workspace
+//! let server = McpServer::new(Toolset::new(opened.backend.clone()));
 //! server.serve(rmcp::transport::stdio()).await?.waiting().await?;
 //! # Ok(())
 //! # }
@@ -27,7 +27,7 @@ pub mod open;
 mod server;
 
 pub use config::Config;
-pub use open::{Opened, open};
+pub use open::{DEFAULT_BACKEND, Opened, open};
 pub use server::{McpServer, to_mcp_result};
 
 /// Builds the toolset a configuration describes over an opened backend.

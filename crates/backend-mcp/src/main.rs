@@ -53,10 +53,10 @@ enum Command {
 
 #[derive(Debug, Args)]
 struct BackendArgs {
-    /// Where files live: file://PATH (a directory, created if missing), a plain path, or state:// (memory). Default: file://./workspace.
+    /// Where files live: file://PATH or a plain path (a directory, created if missing), state:// (memory), docker://IMAGE (a container, which also runs commands), ... Default: file://./workspace.
     #[arg(long, value_name = "URL")]
     backend: Option<String>,
-    /// What runs commands: `local` (the host, in the backend's directory; not isolated). Without it there is no execute tool.
+    /// What runs commands: `local` (the host, in the backend's directory; not isolation) or a sandbox location such as docker://python:3.12-slim (which then holds the files too). Without one there is no execute tool.
     #[arg(long, value_name = "URL")]
     sandbox: Option<String>,
     /// A TOML config file (backend, sandbox, limits, permissions); flags override it.
@@ -77,7 +77,7 @@ impl BackendArgs {
             None => Config::default(),
         };
         if let Some(backend) = &self.backend {
-            config.backend = Some(backend.clone());
+            config.backend = Some(serde_json::Value::String(backend.clone()));
         }
         if let Some(sandbox) = &self.sandbox {
             config.sandbox = Some(sandbox.clone());
@@ -122,7 +122,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         } => {
             init_logs(backend.log_json);
             let config = backend.config()?;
-            let opened = open(config.backend_url(), config.sandbox.as_deref()).await?;
+            let opened = open(config.backend.as_ref(), config.sandbox.as_deref()).await?;
             let server = McpServer::new(toolset(&opened, &config)?);
             let tools: Vec<&str> = server.toolset().tools().iter().map(|t| t.name).collect();
             tracing::info!(backend = %opened.description, tools = ?tools, "starting");
@@ -160,7 +160,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let config = backend.config()?;
             let arguments: serde_json::Value = serde_json::from_str(&arguments)
                 .with_context(|| format!("the arguments are not valid JSON: {arguments}"))?;
-            let opened = open(config.backend_url(), config.sandbox.as_deref()).await?;
+            let opened = open(config.backend.as_ref(), config.sandbox.as_deref()).await?;
             let output = toolset(&opened, &config)?.call(&tool, &arguments).await;
             if json {
                 println!("{}", serde_json::to_string_pretty(&output.structured)?);
@@ -179,7 +179,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Tools { backend } => {
             init_logs(backend.log_json);
             let config = backend.config()?;
-            let opened = open(config.backend_url(), config.sandbox.as_deref()).await?;
+            let opened = open(config.backend.as_ref(), config.sandbox.as_deref()).await?;
             let tools: Vec<serde_json::Value> = toolset(&opened, &config)?
                 .tools()
                 .into_iter()

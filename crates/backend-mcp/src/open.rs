@@ -1,12 +1,20 @@
-//! Turning backend and sandbox URLs into live objects.
+//! Turning the backend and sandbox choices into live objects, through the
+//! umbrella crate's [`BackendSpec`] (every scheme it knows: `state://`,
+//! `file://`, `docker://`, composite tables, ...).
+//!
+//! On top of it this module adds what a command line wants: relative
+//! directories (`file://./workspace`, or a plain path) resolved against the
+//! current directory, local directories created when missing, and
+//! `--sandbox local` as a shorthand for running commands in the backend's
+//! own directory.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use agent_backend::{BackendSpec, BuiltBackend};
 use anyhow::{Context, bail};
 use backend_core::{Backend, Sandbox};
-use backend_local::{LocalBackend, LocalSandbox};
-use backend_state::StateBackend;
+use serde_json::Value;
 
 /// A backend, and the sandbox that runs commands when there is one.
 #[derive(Clone)]
@@ -25,100 +33,183 @@ impl std::fmt::Debug for Opened {
     }
 }
 
-/// Opens `backend` (`file://PATH`, a plain path, or `state://`) and, when
-/// given, `sandbox` (`local`: commands on the host, in the backend's
-/// directory, which must then be a `file://` one).
+impl Opened {
+    /// Closes the sandbox, if any (containers, remote sandboxes).
+    pub async fn close(&self) -> anyhow::Result<()> {
+        if let Some(sandbox) = &self.sandbox {
+            sandbox.close().await.map_err(|e| anyhow::anyhow!("{e}"))?;
+        }
+        Ok(())
+    }
+}
+
+/// The default backend: `./workspace`, created if missing, no commands.
+pub const DEFAULT_BACKEND: &str = "file://./workspace";
+
+/// Opens the backend and sandbox.
 ///
-/// A local directory that does not exist is created.
-pub async fn open(backend: &str, sandbox: Option<&str>) -> anyhow::Result<Opened> {
-    let target = Target::parse(backend)?;
-    match (target, sandbox) {
-        (Target::State, None) => Ok(Opened {
-            backend: Arc::new(StateBackend::new()),
-            sandbox: None,
-            description: "in-memory state backend (files vanish when the server stops)".into(),
-        }),
-        (Target::Dir(dir), None) => {
-            let dir = ensure_dir(&dir)?;
-            let local = LocalBackend::new(&dir)
-                .map_err(|e| anyhow::anyhow!("{e}"))
-                .with_context(|| format!("cannot open {}", dir.display()))?;
-            Ok(Opened {
-                backend: Arc::new(local),
-                sandbox: None,
-                description: format!("local directory {} (no command execution)", dir.display()),
-            })
-        }
-        (target, Some(sandbox)) => match (SandboxKind::parse(sandbox)?, target) {
-            (SandboxKind::Local, Target::Dir(dir)) => {
-                let dir = ensure_dir(&dir)?;
-                let local: Arc<dyn Sandbox> = Arc::new(
-                    LocalSandbox::new(&dir)
-                        .map_err(|e| anyhow::anyhow!("{e}"))
-                        .with_context(|| format!("cannot open {}", dir.display()))?,
-                );
-                Ok(Opened {
-                    backend: local.clone(),
-                    sandbox: Some(local),
-                    description: format!(
-                        "local directory {} with commands run on the host (not isolated)",
-                        dir.display()
-                    ),
-                })
-            }
-            (SandboxKind::Local, Target::State) => bail!(
-                "the `local` sandbox runs commands in a directory, so it needs a file:// backend, not state://"
-            ),
-        },
-    }
-}
+/// - `backend`: a location string (`file://PATH`, a plain path, `state://`,
+///   `docker://IMAGE`, ...) or a config table (`{ url = ..., param = ... }`,
+///   or a composite `{ default = ..., routes = { "/prefix/" = ... } }`);
+///   `None` means [`DEFAULT_BACKEND`]. A backend that is itself a sandbox
+///   (`docker://`, `file://...?exec=true`) also runs commands.
+/// - `sandbox`: `local` runs commands on the host in the backend's
+///   directory (the backend must be a `file://` one); any other location
+///   must build a sandbox, which then holds the files too (so that commands
+///   see what the file tools wrote), and cannot be combined with an explicit
+///   backend: use a composite config to route some paths elsewhere.
+pub async fn open(backend: Option<&Value>, sandbox: Option<&str>) -> anyhow::Result<Opened> {
+    let cwd = std::env::current_dir().context("cannot read the current directory")?;
+    let default = Value::String(DEFAULT_BACKEND.to_owned());
+    let explicit_backend = backend.is_some();
+    let backend_value = absolutize(backend.unwrap_or(&default), &cwd, true);
 
-enum Target {
-    State,
-    Dir(PathBuf),
-}
-
-impl Target {
-    fn parse(url: &str) -> anyhow::Result<Target> {
-        if url == "state://" || url == "state" {
-            return Ok(Target::State);
-        }
-        if let Some(path) = url.strip_prefix("file://") {
-            if path.is_empty() {
-                bail!("file:// needs a directory, such as file://./workspace or file:///srv/agent");
-            }
-            return Ok(Target::Dir(PathBuf::from(path)));
-        }
-        if let Some((scheme, _)) = url.split_once("://") {
-            bail!(
-                "this build of agent-backend cannot open {scheme}:// backends; use file://PATH or state://"
-            );
-        }
-        Ok(Target::Dir(PathBuf::from(url)))
-    }
-}
-
-enum SandboxKind {
-    Local,
-}
-
-impl SandboxKind {
-    fn parse(url: &str) -> anyhow::Result<SandboxKind> {
-        match url {
-            "local" | "local://" => Ok(SandboxKind::Local),
-            other => match other.split_once("://") {
-                Some((scheme, _)) => bail!(
-                    "this build of agent-backend cannot open {scheme}:// sandboxes; use `local` (commands on the host)"
+    let spec = match sandbox {
+        None => parse(&backend_value)?,
+        Some("local" | "local://") => {
+            let mut spec = parse(&backend_value)?;
+            match &mut spec {
+                BackendSpec::Local(local) => local.exec = true,
+                other => bail!(
+                    "--sandbox local runs commands in the backend's directory, so the backend must be file://..., not {}://",
+                    other.scheme()
                 ),
-                None => bail!("unknown sandbox {other:?}; use `local` (commands on the host)"),
-            },
+            }
+            spec
         }
+        Some(location) => {
+            if explicit_backend {
+                bail!(
+                    "give either a backend or a sandbox location, not both: with --sandbox {location} the sandbox holds the files too; to keep some paths elsewhere use a composite backend config (default = the sandbox, routes = other backends)"
+                );
+            }
+            parse(&absolutize(&Value::String(location.to_owned()), &cwd, true))?
+        }
+    };
+    create_local_dirs(&spec)?;
+    let built: BuiltBackend = spec
+        .build()
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))
+        .context("cannot open the backend")?;
+    if sandbox.is_some() && built.sandbox().is_none() {
+        bail!(
+            "{} does not run commands, so it cannot be the sandbox",
+            built.description()
+        );
+    }
+    let description = match built.sandbox() {
+        Some(_) => format!("{} (runs commands)", built.description()),
+        None => format!("{} (no command execution)", built.description()),
+    };
+    let (backend, sandbox) = built.into_parts();
+    Ok(Opened {
+        backend,
+        sandbox,
+        description,
+    })
+}
+
+fn parse(value: &Value) -> anyhow::Result<BackendSpec> {
+    BackendSpec::from_value(value)
+        .map_err(|e| anyhow::anyhow!("{e}"))
+        .context("bad backend location or config")
+}
+
+/// Rewrites relative `file://` locations (and, at the top level, plain
+/// paths) to absolute `file:///...` ones, in strings and in config tables.
+fn absolutize(value: &Value, cwd: &Path, top_level: bool) -> Value {
+    match value {
+        Value::String(location) => Value::String(absolute_location(location, cwd, top_level)),
+        Value::Object(table) => Value::Object(
+            table
+                .iter()
+                .map(|(key, value)| (key.clone(), absolutize(value, cwd, false)))
+                .collect(),
+        ),
+        other => other.clone(),
     }
 }
 
-fn ensure_dir(dir: &Path) -> anyhow::Result<PathBuf> {
-    std::fs::create_dir_all(dir)
-        .with_context(|| format!("cannot create the workspace directory {}", dir.display()))?;
-    dir.canonicalize()
-        .with_context(|| format!("cannot resolve {}", dir.display()))
+fn absolute_location(location: &str, cwd: &Path, plain_paths: bool) -> String {
+    let (path, query) = match location.strip_prefix("file://") {
+        Some(rest) => split_query(rest),
+        None if plain_paths && !location.contains("://") => split_query(location),
+        None => return location.to_owned(),
+    };
+    if path.is_empty() {
+        return location.to_owned();
+    }
+    let path = Path::new(path);
+    let absolute: PathBuf = if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        cwd.join(path)
+    };
+    format!("file://{}{query}", normalise(&absolute).display())
+}
+
+fn split_query(text: &str) -> (&str, &str) {
+    match text.find('?') {
+        Some(i) => (&text[..i], &text[i..]),
+        None => (text, ""),
+    }
+}
+
+/// Drops `.` segments so that `file://./workspace` reads `.../workspace`.
+fn normalise(path: &Path) -> PathBuf {
+    path.components()
+        .filter(|c| !matches!(c, std::path::Component::CurDir))
+        .collect()
+}
+
+/// Creates the directories of every local backend in the spec (composite
+/// routes included), so that a fresh checkout works without set-up.
+fn create_local_dirs(spec: &BackendSpec) -> anyhow::Result<()> {
+    match spec {
+        BackendSpec::Local(local) => std::fs::create_dir_all(&local.root).with_context(|| {
+            format!(
+                "cannot create the workspace directory {}",
+                local.root.display()
+            )
+        }),
+        BackendSpec::Composite(composite) => {
+            create_local_dirs(&composite.default)?;
+            composite.routes.values().try_for_each(create_local_dirs)
+        }
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relative_file_locations_become_absolute() {
+        let cwd = Path::new("/home/me/project");
+        assert_eq!(
+            absolute_location("file://./workspace", cwd, true),
+            "file:///home/me/project/workspace"
+        );
+        assert_eq!(
+            absolute_location("ws?exec=true", cwd, true),
+            "file:///home/me/project/ws?exec=true"
+        );
+        assert_eq!(
+            absolute_location("file:///srv/ws", cwd, true),
+            "file:///srv/ws"
+        );
+        assert_eq!(absolute_location("state://", cwd, true), "state://");
+    }
+
+    #[test]
+    fn plain_paths_are_directories_only_at_the_top_level() {
+        let cwd = Path::new("/p");
+        let config = serde_json::json!({"default": "file://data", "routes": {"/m/": {"url": "file://mem"}}, "x": "plain"});
+        let fixed = absolutize(&config, cwd, true);
+        assert_eq!(fixed["default"], "file:///p/data");
+        assert_eq!(fixed["routes"]["/m/"]["url"], "file:///p/mem");
+        assert_eq!(fixed["x"], "plain");
+    }
 }

@@ -134,3 +134,81 @@ fn an_unknown_backend_scheme_is_refused_with_the_supported_ones() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("ftp://"), "{stderr}");
 }
+
+#[test]
+fn a_composite_config_routes_a_prefix_to_its_own_directory() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let config = dir.path().join("agent.toml");
+    std::fs::write(
+        &config,
+        "[backend]\ndefault = \"file://./main\"\n[backend.routes]\n\"/memories/\" = \"file://./memories\"\n",
+    )
+    .expect("write config");
+    let config = config.to_str().expect("UTF-8 path");
+    let out = agent_backend(
+        dir.path(),
+        &[
+            "call",
+            "--config",
+            config,
+            "write_file",
+            r#"{"file_path":"/memories/m.md","content":"kept"}"#,
+        ],
+    );
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("memories/m.md")).expect("routed"),
+        "kept"
+    );
+    assert!(!dir.path().join("main/memories").exists());
+}
+
+#[test]
+fn a_backend_that_runs_commands_offers_execute() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let out = agent_backend(
+        dir.path(),
+        &[
+            "call",
+            "--backend",
+            "file://./ws?exec=true",
+            "execute",
+            r#"{"command":"echo hi > out.txt; pwd"}"#,
+        ],
+    );
+    assert!(out.status.success(), "{out:?}");
+    assert!(stdout(&out).starts_with("Exit code: 0"), "{}", stdout(&out));
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("ws/out.txt")).expect("written by the command"),
+        "hi\n"
+    );
+}
+
+#[test]
+fn a_sandbox_location_together_with_a_backend_is_refused() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let out = agent_backend(
+        dir.path(),
+        &[
+            "call",
+            "--backend",
+            "state://",
+            "--sandbox",
+            "docker://alpine",
+            "ls",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not both"));
+}
+
+#[test]
+fn the_local_sandbox_needs_a_directory_backend() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let out = agent_backend(
+        dir.path(),
+        &["call", "--backend", "state://", "--sandbox", "local", "ls"],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("file://"));
+}
