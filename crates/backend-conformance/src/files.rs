@@ -480,3 +480,41 @@ pub async fn names_sharing_a_prefix_stay_apart(fx: &Fixture) {
         "{rule} (delete)"
     );
 }
+
+/// Errors carry the operation and the path they are about.
+pub async fn errors_name_operation_and_path(fx: &Fixture) {
+    let rule = "SPEC Errors: an error carries the operation and the path";
+    let missing = fx.path("missing.txt");
+    let e = err_kind(
+        fx.backend.read_bytes(&missing).await,
+        ErrorKind::FileNotFound,
+        rule,
+    );
+    assert_eq!(
+        e.operation(),
+        Some(backend_core::Operation::ReadBytes),
+        "{rule}: {e}"
+    );
+    assert!(
+        e.path().is_some_and(|p| p.ends_with("missing.txt")),
+        "{rule}: path {:?}",
+        e.path()
+    );
+    assert!(!e.message().is_empty(), "{rule}: a message to act on");
+    let e = err_kind(fx.backend.ls(&missing).await, ErrorKind::FileNotFound, rule);
+    assert_eq!(
+        e.operation(),
+        Some(backend_core::Operation::Ls),
+        "{rule}: {e}"
+    );
+    let e = err_kind(
+        fx.backend.write("/a/../b", Vec::new()).await,
+        ErrorKind::InvalidPath,
+        rule,
+    );
+    assert_eq!(
+        e.operation(),
+        Some(backend_core::Operation::Write),
+        "{rule}: {e}"
+    );
+}

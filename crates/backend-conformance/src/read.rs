@@ -174,3 +174,19 @@ pub async fn read_sees_latest_write(fx: &Fixture) {
         "{READ}"
     );
 }
+
+/// Extreme offsets and limits are answered, not overflowed.
+pub async fn read_extreme_offset_and_limit(fx: &Fixture) {
+    let rule = "SPEC read: offset past the end → invalid_argument; backends never panic on input";
+    fx.put("f.txt", "a\nb\n").await;
+    err_kind(
+        fx.backend.read(&fx.path("f.txt"), usize::MAX, 10).await,
+        ErrorKind::InvalidArgument,
+        rule,
+    );
+    let r = ok(
+        fx.backend.read(&fx.path("f.txt"), 1, usize::MAX).await,
+        rule,
+    );
+    assert_eq!((r.content.as_str(), r.next_offset), ("b\n", None), "{rule}");
+}
