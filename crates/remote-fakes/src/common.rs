@@ -267,6 +267,12 @@ pub fn collect(mut proc: Proc) -> (Arc<Mutex<Collected>>, tokio::sync::watch::Re
     (shared, done_rx)
 }
 
+/// Whether an I/O error means "nothing there" (a missing path, or a path
+/// through a file), which the providers report as not found.
+pub fn is_missing(e: &std::io::Error) -> bool {
+    matches!(e.kind(), std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory)
+}
+
 /// The value of header `name`, when present and text.
 pub fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())

@@ -80,6 +80,7 @@ impl FakeDaytona {
             .route(&format!("{t}/process/session/{{sid}}/exec"), post(exec))
             .route(&format!("{t}/process/session/{{sid}}/command/{{cid}}"), get(command))
             .route(&format!("{t}/process/session/{{sid}}/command/{{cid}}/logs"), get(logs))
+            .layer(axum::extract::DefaultBodyLimit::disable())
             .with_state(inner.clone());
         let url = common::serve(router).await;
         let _ = inner.url.set(url);
@@ -303,7 +304,7 @@ fn file_info_json(path: &Path) -> std::io::Result<Value> {
 
 fn io_error(path: &Path, e: &std::io::Error) -> Response {
     match e.kind() {
-        std::io::ErrorKind::NotFound => error(404, format!("file not found: {}", path.display())),
+        std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory => error(404, format!("file not found: {}", path.display())),
         _ => error(400, format!("{}: {e}", path.display())),
     }
 }

@@ -63,6 +63,7 @@ impl FakeE2b {
             .route("/filesystem.Filesystem/{method}", post(filesystem))
             .route("/process.Process/Start", post(start_process))
             .route("/process.Process/SendSignal", post(send_signal))
+            .layer(axum::extract::DefaultBodyLimit::disable())
             .with_state(inner.clone());
         let url = common::serve(router).await;
         FakeE2b { inner, url }
@@ -295,7 +296,7 @@ async fn download(State(inner): State<Shared>, Query(query): Query<PathQuery>, h
     }
     match std::fs::read(&path) {
         Ok(bytes) => ([("content-type", "application/octet-stream")], bytes).into_response(),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => rest_error(404, format!("path '{shown}' does not exist")),
+        Err(e) if common::is_missing(&e) => rest_error(404, format!("path '{shown}' does not exist")),
         Err(e) => rest_error(500, format!("error reading file '{shown}': {e}")),
     }
 }
@@ -443,7 +444,7 @@ async fn filesystem(
             let path = match guard(&req.path) { Ok(p) => p, Err(r) => return r };
             match entry_info(&path) {
                 Ok(entry) => axum::Json(json!({ "entry": entry })).into_response(),
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => connect_error("not_found", format!("file not found: {}", req.path)),
+                Err(e) if common::is_missing(&e) => connect_error("not_found", format!("file not found: {}", req.path)),
                 Err(e) => connect_error("internal", e.to_string()),
             }
         }

@@ -78,6 +78,7 @@ impl FakeRunloop {
             .route(&format!("{d}/download_file"), post(download_file))
             .route(&format!("{d}/upload_file"), post(upload_file))
             .route(&format!("{d}/shutdown"), post(shutdown))
+            .layer(axum::extract::DefaultBodyLimit::disable())
             .with_state(inner.clone());
         let url = common::serve(router).await;
         FakeRunloop { inner, url }
@@ -474,7 +475,7 @@ async fn download_file(State(inner): State<Shared>, UrlPath(id): UrlPath<String>
     }
     match std::fs::read(&path) {
         Ok(bytes) => ([("content-type", "application/octet-stream")], bytes).into_response(),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => error(404, format!("file {} not found", request.path)),
+        Err(e) if common::is_missing(&e) => error(404, format!("file {} not found", request.path)),
         Err(e) => error(400, format!("{}: {e}", request.path)),
     }
 }
@@ -517,7 +518,7 @@ async fn upload_file(State(inner): State<Shared>, UrlPath(id): UrlPath<String>, 
     };
     match common::write_atomic(&path, &content, false) {
         Ok(()) => axum::Json(json!({})).into_response(),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => error(400, format!("the directory of {target} does not exist")),
+        Err(e) if common::is_missing(&e) => error(400, format!("the directory of {target} does not exist")),
         Err(e) => error(400, format!("{target}: {e}")),
     }
 }

@@ -164,9 +164,20 @@ impl RemoteSandbox {
 
     /// The entry at `path`, or the right error when it is missing.
     async fn existing(&self, path: &VirtualPath) -> Result<Entry> {
-        match self.remote.stat(&self.abs(path)).await? {
+        match self.stat_opt(path).await? {
             Some(entry) => Ok(entry),
             None => Err(self.missing(path).await),
+        }
+    }
+
+    /// The provider's stat; a failure under a file becomes `not_a_directory`.
+    async fn stat_opt(&self, path: &VirtualPath) -> Result<Option<Entry>> {
+        match self.remote.stat(&self.abs(path)).await {
+            Ok(found) => Ok(found),
+            Err(e) => {
+                let why = self.missing(path).await;
+                Err(if why.kind() == ErrorKind::NotADirectory { why } else { e })
+            }
         }
     }
 
@@ -260,9 +271,10 @@ impl RemoteSandbox {
     /// Turns a provider's failure on `path` into the SPEC kind when the
     /// path's state explains it (missing, a directory, under a file).
     async fn classify(&self, path: &VirtualPath, error: Error) -> Error {
-        match self.remote.stat(&self.abs(path)).await {
+        match self.stat_opt(path).await {
             Ok(None) => self.missing(path).await,
             Ok(Some(entry)) if entry.is_dir => Error::is_directory(path.as_str()),
+            Err(e) if e.kind() == ErrorKind::NotADirectory => e,
             _ => error,
         }
     }
@@ -280,7 +292,7 @@ impl RemoteSandbox {
             return Err(Error::is_directory("/"));
         }
         let abs = self.abs(path);
-        if let Some(entry) = self.remote.stat(&abs).await? {
+        if let Some(entry) = self.stat_opt(path).await? {
             if entry.is_dir {
                 return Err(Error::is_directory(path.as_str()));
             }
@@ -429,6 +441,25 @@ impl RemoteSandbox {
         };
         let line = shell::command_line(&request.command, &cwd, &request.env, request.stdin.as_deref())
             .map_err(|e| e.with_operation(op))?;
+        // Providers that report output only at the end, as text, would lose
+        // non-UTF-8 bytes and everything printed before a timeout kill: send
+        // the output to files beside the work directory and fetch them.
+        let capture = (!self.remote.streams_output()).then(|| {
+            let dir = match self.root.rsplit_once('/') {
+                Some((parent, _)) if !parent.is_empty() => parent.to_owned(),
+                _ => "/tmp".to_owned(),
+            };
+            let tag = uuid::Uuid::new_v4().simple().to_string();
+            Capture {
+                remote: self.remote.clone(),
+                out: format!("{dir}/.backend-remote-{tag}.out"),
+                err: format!("{dir}/.backend-remote-{tag}.err"),
+            }
+        });
+        let line = match &capture {
+            Some(c) => format!("{{ {line} ; }} > {} 2> {}", shell::quote(&c.out), shell::quote(&c.err)),
+            None => line,
+        };
         let started = Instant::now();
         let running = self
             .remote
@@ -436,7 +467,7 @@ impl RemoteSandbox {
             .await
             .map_err(|e| e.or_operation(op).with_context("sandbox", self.id().to_owned()))?;
         let (tx, rx) = tokio::sync::mpsc::channel(16);
-        tokio::spawn(pump(running, request.timeout, request.output_limit, started, tx));
+        tokio::spawn(pump(running, capture, request.timeout, request.output_limit, started, tx));
         Ok(Box::pin(futures::stream::unfold(rx, |mut rx| async move {
             rx.recv().await.map(|event| (event, rx))
         })))
@@ -475,6 +506,7 @@ impl Drop for RemoteSandbox {
 /// applied; kills the command at the deadline or when the reader goes away.
 async fn pump(
     running: Running,
+    capture: Option<Capture>,
     timeout: Duration,
     limit: usize,
     started: Instant,
@@ -500,6 +532,13 @@ async fn pump(
             next = events.next() => next,
             () = tokio::time::sleep_until(deadline) => {
                 kill_now(&mut kill).await;
+                if let Some(capture) = &capture {
+                    let (out, err) = capture.fetch(limit).await;
+                    (cut_out, cut_err) = (out.1, err.1);
+                    if !send_output(&tx, out.0, err.0).await {
+                        return;
+                    }
+                }
                 let status = ExitStatus::signaled(9, started.elapsed())
                     .with_timed_out(true)
                     .with_truncation(cut_out, cut_err);
@@ -524,6 +563,13 @@ async fn pump(
             }
             Some(Ok(RawEvent::Exit { code, signal })) => {
                 let elapsed = started.elapsed();
+                if let Some(capture) = &capture {
+                    let (out, err) = capture.fetch(limit).await;
+                    (cut_out, cut_err) = (out.1, err.1);
+                    if !send_output(&tx, out.0, err.0).await {
+                        return;
+                    }
+                }
                 let status = match (code, signal) {
                     (_, Some(sig)) => ExitStatus::signaled(sig, elapsed),
                     (Some(code), None) => ExitStatus::exited(code, elapsed),
@@ -566,4 +612,45 @@ fn capped(mut chunk: Vec<u8>, sent: &mut usize, limit: usize, cut: &mut bool) ->
     }
     *sent += chunk.len();
     chunk
+}
+
+/// Where a non-streaming provider's command writes its output.
+struct Capture {
+    remote: Arc<dyn Remote>,
+    out: String,
+    err: String,
+}
+
+impl Capture {
+    /// Reads both files (capped at `limit`, with whether bytes were cut) and
+    /// removes them in the background.
+    async fn fetch(&self, limit: usize) -> ((Vec<u8>, bool), (Vec<u8>, bool)) {
+        let (out, err) = futures::join!(self.remote.read_file(&self.out), self.remote.read_file(&self.err));
+        let cap = |bytes: Result<Vec<u8>>| {
+            let mut bytes = bytes.unwrap_or_default();
+            let cut = bytes.len() > limit;
+            bytes.truncate(limit);
+            (bytes, cut)
+        };
+        let (remote, paths) = (self.remote.clone(), [self.out.clone(), self.err.clone()]);
+        tokio::spawn(async move {
+            for path in paths {
+                if let Err(e) = remote.remove(&path).await {
+                    tracing::debug!(error = %e, path, "could not remove a command's output file");
+                }
+            }
+        });
+        (cap(out), cap(err))
+    }
+}
+
+/// Sends captured output as events; `false` when the reader is gone.
+async fn send_output(tx: &tokio::sync::mpsc::Sender<Result<ExecEvent>>, out: Vec<u8>, err: Vec<u8>) -> bool {
+    if !out.is_empty() && tx.send(Ok(ExecEvent::Stdout(out))).await.is_err() {
+        return false;
+    }
+    if !err.is_empty() && tx.send(Ok(ExecEvent::Stderr(err))).await.is_err() {
+        return false;
+    }
+    true
 }
