@@ -24,6 +24,8 @@ struct Target {
     name: &'static str,
     package: &'static str,
     dir: &'static str,
+    /// The integration test target (`tests/<test>.rs`) that runs it.
+    test: &'static str,
     cargo_args: &'static [&'static str],
 }
 
@@ -32,72 +34,91 @@ const TARGETS: &[Target] = &[
         name: "state",
         package: "backend-state",
         dir: "crates/backend-state",
+        test: "conformance",
         cargo_args: &[],
     },
     Target {
         name: "local",
         package: "backend-local",
         dir: "crates/backend-local",
+        test: "conformance",
         cargo_args: &["--all-features"],
     },
     Target {
         name: "local-overlay",
         package: "backend-local",
         dir: "crates/backend-local",
+        test: "conformance",
         cargo_args: &["--all-features"],
     },
     Target {
         name: "local-sandbox",
         package: "backend-local",
         dir: "crates/backend-local",
+        test: "conformance",
         cargo_args: &["--all-features"],
     },
     Target {
         name: "docker",
         package: "backend-docker",
         dir: "crates/backend-docker",
+        test: "conformance",
         cargo_args: &[],
     },
     Target {
         name: "s3",
         package: "backend-s3",
         dir: "crates/backend-s3",
+        test: "conformance",
         cargo_args: &[],
     },
     Target {
         name: "e2b",
         package: "backend-remote",
         dir: "crates/backend-remote",
+        test: "conformance",
         cargo_args: &["--all-features"],
     },
     Target {
         name: "daytona",
         package: "backend-remote",
         dir: "crates/backend-remote",
+        test: "conformance",
         cargo_args: &["--all-features"],
     },
     Target {
         name: "runloop",
         package: "backend-remote",
         dir: "crates/backend-remote",
+        test: "conformance",
         cargo_args: &["--all-features"],
     },
     Target {
         name: "modal",
         package: "backend-remote",
         dir: "crates/backend-remote",
+        test: "modal_conformance",
         cargo_args: &["--all-features"],
     },
     Target {
         name: "composite",
         package: "backend-composite",
         dir: "crates/backend-composite",
+        test: "conformance",
+        cargo_args: &[],
+    },
+    Target {
+        name: "composite-local",
+        package: "backend-composite",
+        dir: "crates/backend-composite",
+        test: "conformance",
         cargo_args: &[],
     },
     Target {
         name: "custom-example",
         package: "custom-backend-example",
         dir: "examples/custom-backend",
+        test: "conformance",
         cargo_args: &[],
     },
 ];
@@ -113,22 +134,25 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
 
     // Why a backend produced no report, by name.
     let mut missing: Vec<(&str, String)> = Vec::new();
-    let packages: Vec<&str> = selected.iter().fold(Vec::new(), |mut acc, t| {
-        if !acc.contains(&t.package) {
-            acc.push(t.package);
+    // One `cargo test` per test binary; it writes a report per backend in it.
+    let mut runs: Vec<(&str, &str, &[&str])> = Vec::new();
+    for t in &selected {
+        if !runs
+            .iter()
+            .any(|(p, test, _)| *p == t.package && *test == t.test)
+        {
+            runs.push((t.package, t.test, t.cargo_args));
         }
-        acc
-    });
-    for package in packages {
-        let group: Vec<&&Target> = selected.iter().filter(|t| t.package == package).collect();
-        let first = group[0];
-        let test_file = root.join(first.dir).join("tests/conformance.rs");
+    }
+    for (package, test, cargo_args) in runs {
+        let group: Vec<&&Target> = selected
+            .iter()
+            .filter(|t| t.package == package && t.test == test)
+            .collect();
+        let test_file = root.join(group[0].dir).join(format!("tests/{test}.rs"));
         if !test_file.exists() {
             for t in &group {
-                missing.push((
-                    t.name,
-                    format!("{}/tests/conformance.rs does not exist", first.dir),
-                ));
+                missing.push((t.name, format!("{}/tests/{test}.rs does not exist", t.dir)));
             }
             continue;
         }
@@ -137,8 +161,8 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
             let _ = std::fs::remove_file(report_dir.join(format!("{}.json", t.name)));
         }
         let mut cmd = cargo();
-        cmd.args(["test", "-p", package, "--test", "conformance"])
-            .args(first.cargo_args)
+        cmd.args(["test", "-p", package, "--test", test])
+            .args(cargo_args)
             .args(["--", "--ignored", "conformance_report"])
             .env("CONFORMANCE_REPORT_DIR", &report_dir);
         eprintln!(
@@ -154,8 +178,8 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
                 missing.push((
                     t.name,
                     format!(
-                        "`cargo test -p {package} --test conformance` ({status}) wrote no {}.json; \
-                         does its tests/conformance.rs call conformance_tests!(name: \"{}\", ...)?",
+                        "`cargo test -p {package} --test {test}` ({status}) wrote no {}.json; \
+                         does tests/{test}.rs call conformance_tests!(name: \"{}\", ...)?",
                         t.name, t.name
                     ),
                 ));
@@ -393,6 +417,11 @@ mod tests {
         let names: Vec<&str> = picked.iter().map(|t| t.name).collect();
         assert_eq!(names, ["state", "e2b", "custom-example"]);
         assert_eq!(picked[1].cargo_args, ["--all-features"]);
+        let modal = select(&args(&["--backend", "modal"])).unwrap();
+        assert_eq!(
+            (modal[0].package, modal[0].test),
+            ("backend-remote", "modal_conformance")
+        );
     }
 
     #[test]
