@@ -32,3 +32,5 @@ pub mod daytona;
 
 #[cfg(feature = "runloop")]
 pub mod runloop;
+
+#[cfg(feature = "modal")] pub mod modal;

@@ -21,6 +21,7 @@
 pub mod common;
 pub mod daytona;
 pub mod e2b;
+pub mod modal;
 pub mod runloop;
 
 pub use common::{Fault, Faults};

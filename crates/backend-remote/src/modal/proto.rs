@@ -15,7 +15,6 @@ pub(crate) const OBJECT_CREATION_TYPE_CREATE_IF_MISSING: i32 = 1;
 pub(crate) mod generic_status {
     pub(crate) const UNSPECIFIED: i32 = 0;
     pub(crate) const SUCCESS: i32 = 1;
-    pub(crate) const FAILURE: i32 = 2;
     pub(crate) const TERMINATED: i32 = 3;
     pub(crate) const TIMEOUT: i32 = 4;
 }

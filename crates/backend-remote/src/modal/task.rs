@@ -17,7 +17,6 @@ use crate::http::remote::{Entry, RawEvent, RawStream, Remote, Running};
 use crate::http::shell::{self, quote};
 use crate::http::{RetryPolicy, Timeouts};
 
-pub(crate) const API: &str = "/modal.client.ModalClient/";
 const EXEC_START: &str = "/modal.task_command_router.TaskCommandRouter/TaskExecStart";
 const EXEC_READ: &str = "/modal.task_command_router.TaskCommandRouter/TaskExecStdioRead";
 const EXEC_WAIT: &str = "/modal.task_command_router.TaskCommandRouter/TaskExecWait";
@@ -105,6 +104,7 @@ impl std::fmt::Debug for Task {
 }
 
 /// An exec the router accepted.
+#[derive(Clone)]
 struct Exec {
     task: Arc<Task>,
     exec_id: String,
@@ -165,12 +165,16 @@ impl Task {
 
     /// `SandboxTerminate`; a sandbox that is already gone counts as done.
     pub(crate) async fn terminate(&self) -> Result<()> {
+        Self::terminate_by_id(&self.api, &self.sandbox_id).await
+    }
+
+    /// `SandboxTerminate` of `sandbox_id` on `api`.
+    pub(crate) async fn terminate_by_id(api: &GrpcConn, sandbox_id: &str) -> Result<()> {
         let request = SandboxTerminateRequest {
-            sandbox_id: self.sandbox_id.clone(),
+            sandbox_id: sandbox_id.to_owned(),
         };
-        match self
-            .api
-            .unary::<_, SandboxTerminateResponse>(&format_static_terminate(), request, Retry::Safe, None)
+        match api
+            .unary::<_, SandboxTerminateResponse>(TERMINATE, request, Retry::Safe, None)
             .await
         {
             Ok(_) => Ok(()),
@@ -178,11 +182,6 @@ impl Task {
             Err(e) => Err(e),
         }
     }
-}
-
-/// `SandboxTerminate`'s path (kept as a function so the constant is used once).
-fn format_static_terminate() -> &'static str {
-    TERMINATE
 }
 
 impl Exec {
@@ -394,17 +393,15 @@ impl Remote for ModalRemote {
         let timeout = Duration::from_secs(300);
         let args = vec!["sh".into(), "-c".into(), WRITER.into(), "sh".into(), abs.to_owned()];
         let exec = self.0.start_exec(args, timeout).await?;
+        let mut events = exec.clone().events();
         let writing = exec.write_stdin(&content);
-        let mut events = Exec {
-            task: exec.task.clone(),
-            exec_id: exec.exec_id.clone(),
-        }
-        .events();
         let collect = async {
             let mut stderr = Vec::new();
             while let Some(event) = events.next().await {
                 match event? {
-                    RawEvent::Stderr(bytes) => backend_core::exec::append_capped(&mut stderr, &bytes, 4096),
+                    RawEvent::Stderr(bytes) => {
+                        backend_core::exec::append_capped(&mut stderr, &bytes, 4096);
+                    }
                     RawEvent::Stdout(_) => {}
                     RawEvent::Exit { code: Some(0), .. } => return Ok(()),
                     RawEvent::Exit { .. } => {
