@@ -1,0 +1,158 @@
+//! A pool of warm sandboxes.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use backend_core::{Error, ErrorKind, Operation, Result, Sandbox};
+use tokio::sync::Mutex;
+use tokio_util::task::TaskTracker;
+
+use crate::config::DockerSandboxBuilder;
+use crate::sandbox::DockerSandbox;
+
+/// Keeps `size` sandboxes created and started, so that
+/// [`acquire`](Self::acquire) hands one out at once.
+///
+/// A sandbox handed out is checked first (its container must be running);
+/// [`release`](Self::release) resets it (kills its processes, empties its
+/// work directory and `/tmp`) and puts it back, or destroys it and warms a
+/// new one when the reset fails. Cheap to clone (shared state).
+///
+/// # Example
+/// ```no_run
+/// # async fn demo() -> backend_core::Result<()> {
+/// use backend_core::Sandbox;
+/// use backend_docker::{DockerSandbox, SandboxPool};
+/// let pool = SandboxPool::new(DockerSandbox::builder("agent-backend-test:busybox"), 4).await?;
+/// let sandbox = pool.acquire().await?;
+/// sandbox.execute(backend_core::ExecRequest::new("echo hi")).await?;
+/// pool.release(sandbox).await;
+/// pool.shutdown().await;
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct SandboxPool {
+    inner: Arc<PoolInner>,
+}
+
+#[derive(Debug)]
+struct PoolInner {
+    builder: DockerSandboxBuilder,
+    size: usize,
+    warm: Mutex<VecDeque<DockerSandbox>>,
+    tasks: TaskTracker,
+    closed: AtomicBool,
+}
+
+impl SandboxPool {
+    /// Creates the pool and warms `size` sandboxes (concurrently).
+    pub async fn new(mut builder: DockerSandboxBuilder, size: usize) -> Result<SandboxPool> {
+        let docker = builder.connect().await?;
+        builder = builder.docker(docker);
+        let created = futures::future::join_all((0..size).map(|_| builder.clone().build())).await;
+        let mut warm = VecDeque::with_capacity(size);
+        let mut first_error = None;
+        for sandbox in created {
+            match sandbox {
+                Ok(sandbox) => warm.push_back(sandbox),
+                Err(e) => first_error = first_error.or(Some(e)),
+            }
+        }
+        if let Some(e) = first_error {
+            for sandbox in warm {
+                let _ = sandbox.close().await;
+            }
+            return Err(e);
+        }
+        Ok(SandboxPool {
+            inner: Arc::new(PoolInner {
+                builder,
+                size,
+                warm: Mutex::new(warm),
+                tasks: TaskTracker::new(),
+                closed: AtomicBool::new(false),
+            }),
+        })
+    }
+
+    /// How many sandboxes are warm right now.
+    pub async fn warm_count(&self) -> usize {
+        self.inner.warm.lock().await.len()
+    }
+
+    /// A sandbox for exclusive use: a warm one at once, else a new one.
+    /// Hand it back with [`release`](Self::release).
+    pub async fn acquire(&self) -> Result<DockerSandbox> {
+        if self.inner.closed.load(Ordering::Acquire) {
+            return Err(
+                Error::new(ErrorKind::Unavailable, "the sandbox pool is shut down")
+                    .with_operation(Operation::Other),
+            );
+        }
+        loop {
+            let next = self.inner.warm.lock().await.pop_front();
+            let Some(sandbox) = next else { break };
+            self.refill();
+            if sandbox.is_healthy().await {
+                return Ok(sandbox);
+            }
+            self.inner.tasks.spawn(async move {
+                let _ = sandbox.close().await;
+            });
+        }
+        self.inner.builder.clone().build().await
+    }
+
+    /// Takes a sandbox back: resets it and keeps it warm, or destroys it
+    /// (warming a replacement) when the reset fails or the pool is full.
+    pub async fn release(&self, sandbox: DockerSandbox) {
+        if self.inner.closed.load(Ordering::Acquire) {
+            let _ = sandbox.close().await;
+            return;
+        }
+        if sandbox.reset().await.is_ok() {
+            let mut warm = self.inner.warm.lock().await;
+            if warm.len() < self.inner.size {
+                warm.push_back(sandbox);
+                return;
+            }
+        } else {
+            tracing::warn!(container = %sandbox.container_id(), "pool reset failed; replacing the sandbox");
+            self.refill();
+        }
+        let _ = sandbox.close().await;
+    }
+
+    /// Starts creating one sandbox in the background when below size.
+    fn refill(&self) {
+        let inner = self.inner.clone();
+        self.inner.tasks.spawn(async move {
+            if inner.closed.load(Ordering::Acquire) || inner.warm.lock().await.len() >= inner.size {
+                return;
+            }
+            match inner.builder.clone().build().await {
+                Ok(sandbox) => {
+                    let mut warm = inner.warm.lock().await;
+                    if inner.closed.load(Ordering::Acquire) || warm.len() >= inner.size {
+                        drop(warm);
+                        let _ = sandbox.close().await;
+                    } else {
+                        warm.push_back(sandbox);
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "warming a pool sandbox failed"),
+            }
+        });
+    }
+
+    /// Removes every warm sandbox and waits for background work; sandboxes
+    /// handed out stay their holders' to close (or are closed on release).
+    pub async fn shutdown(&self) {
+        self.inner.closed.store(true, Ordering::Release);
+        self.inner.tasks.close();
+        self.inner.tasks.wait().await;
+        let drained: Vec<DockerSandbox> = self.inner.warm.lock().await.drain(..).collect();
+        futures::future::join_all(drained.iter().map(|s| s.close())).await;
+    }
+}
