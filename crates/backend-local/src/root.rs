@@ -226,28 +226,29 @@ impl Root {
         })
     }
 
-    /// Opens the regular file at the host-relative `relative` (as found by a
-    /// directory walk) for reading, refusing symlinks at the leaf and
-    /// anything that is not a regular file. Used by grep, where the walker
-    /// has already named a file.
-    pub fn open_walked_file(
-        &self,
-        relative: &Path,
-        vpath: &VirtualPath,
-    ) -> Resolved<std::fs::File> {
-        let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
-        let fd = if self.openat2 {
-            self.open_beneath(relative, flags)?
-        } else {
-            let found = self.locate(vpath, false, false)?;
-            let name = found.name.as_ref().ok_or(Fail::Io(Errno::ISDIR))?;
-            rustix::fs::openat(&found.dir, name.as_os_str(), flags, Mode::empty())?
-        };
-        let st = rustix::fs::fstat(&fd)?;
-        if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile {
-            return Err(Fail::Io(Errno::INVAL));
+    /// Opens the directory a walker named, at the host-relative `relative`
+    /// (virtual path `vpath`), as an `O_PATH` descriptor, resolved beneath
+    /// the root like any other path.
+    pub fn open_walked_dir(&self, relative: &Path, vpath: &VirtualPath) -> Resolved<OwnedFd> {
+        let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC;
+        if self.openat2 {
+            let relative = if relative.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                relative
+            };
+            return self.open_beneath(relative, flags);
         }
-        Ok(std::fs::File::from(fd))
+        let found = self.locate(vpath, true, false)?;
+        Ok(match &found.name {
+            None => rustix::fs::openat(&found.dir, c".", flags, Mode::empty())?,
+            Some(name) => rustix::fs::openat(
+                &found.dir,
+                name.as_os_str(),
+                flags | OFlags::NOFOLLOW,
+                Mode::empty(),
+            )?,
+        })
     }
 
     /// The component-by-component walk. `pending` holds the names still to

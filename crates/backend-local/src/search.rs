@@ -16,7 +16,8 @@ use grep_matcher::LineTerminator;
 use grep_regex::{RegexMatcher, RegexMatcherBuilder};
 use grep_searcher::{BinaryDetection, MmapChoice, Searcher, SearcherBuilder, Sink, SinkMatch};
 use ignore::{DirEntry, WalkBuilder, WalkState};
-use rustix::fs::FileType;
+use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
+use rustix::fs::{AtFlags, FileType, Mode, OFlags};
 
 use crate::disk::{Disk, info, kind_of};
 use crate::errors::fail_error;
@@ -93,10 +94,12 @@ impl Disk {
         let walker = walk_builder(&start.host, options, move |entry| {
             prune_hidden && entry.file_name().as_encoded_bytes().first() == Some(&b'.')
         });
+        let root_host = self.root.host_path().to_owned();
         walker.build_parallel().run(|| {
             let tx = tx.clone();
-            let start = &start;
+            let (start, root_host) = (&start, &root_host);
             let rel_prefix = rel_prefix.as_str();
+            let mut dirs = DirCache::default();
             Box::new(move |entry| {
                 let Ok(entry) = entry else {
                     return WalkState::Continue;
@@ -115,7 +118,7 @@ impl Disk {
                     return WalkState::Continue;
                 }
                 let vpath = vjoin(base, &rel);
-                if let Some(found) = self.glob_entry(&entry, vpath) {
+                if let Some(found) = self.glob_entry(&entry, vpath, root_host, &mut dirs) {
                     let _ = tx.send(found);
                 }
                 WalkState::Continue
@@ -127,19 +130,27 @@ impl Disk {
         Ok(files)
     }
 
-    fn glob_entry(&self, entry: &DirEntry, vpath: VirtualPath) -> Option<FileInfo> {
-        let is_link = entry.file_type().is_some_and(|t| t.is_symlink());
-        if is_link {
-            // A link counts when it leads to a file inside the root.
-            let found = self.root.locate(&vpath, true, false).ok()?;
-            let st = found.stat?;
-            return (kind_of(&st) != FileType::Directory).then(|| info(vpath, &st));
+    /// The [`FileInfo`] of a file the walker named, looked up beneath the
+    /// root (so a directory swapped for an outward link mid-walk yields
+    /// nothing); a link counts when it leads to a file inside the root.
+    fn glob_entry(
+        &self,
+        entry: &DirEntry,
+        vpath: VirtualPath,
+        root_host: &Path,
+        dirs: &mut DirCache,
+    ) -> Option<FileInfo> {
+        let dir = dirs.dir_of(self, entry.path(), root_host, &vpath).ok()?;
+        let st = rustix::fs::statat(dir, entry.file_name(), AtFlags::SYMLINK_NOFOLLOW).ok()?;
+        match kind_of(&st) {
+            FileType::Directory => None,
+            FileType::Symlink => {
+                let found = self.root.locate(&vpath, true, false).ok()?;
+                let st = found.stat?;
+                (kind_of(&st) != FileType::Directory).then(|| info(vpath, &st))
+            }
+            _ => Some(info(vpath, &st)),
         }
-        let meta = entry.metadata().ok()?;
-        Some(
-            FileInfo::file(vpath, std::os::unix::fs::MetadataExt::size(&meta))
-                .with_modified(meta.modified().ok()),
-        )
     }
 
     /// Every match under (or in) `base`, sorted by path then line, with at
@@ -188,6 +199,7 @@ impl Disk {
             let (host, root_host, engine) = (&host, &root_host, &engine);
             let mut searcher = new_searcher();
             let mut buf = Vec::new();
+            let mut dirs = DirCache::default();
             Box::new(move |entry| {
                 let Ok(entry) = entry else {
                     return WalkState::Continue;
@@ -213,10 +225,8 @@ impl Disk {
                 let loaded = if kind.is_symlink() {
                     self.read_bytes(&vpath, op).map(|bytes| buf = bytes).is_ok()
                 } else {
-                    let Ok(host_rel) = entry.path().strip_prefix(root_host) else {
-                        return WalkState::Continue;
-                    };
-                    self.read_walked(host_rel, &vpath, &mut buf).is_ok()
+                    self.read_walked(&entry, &vpath, root_host, &mut dirs, &mut buf)
+                        .is_ok()
                 };
                 if !loaded || is_binary(&buf) {
                     return WalkState::Continue;
@@ -234,22 +244,67 @@ impl Disk {
         Ok(by_file.into_iter().flat_map(|(_, hits)| hits).collect())
     }
 
-    /// Reads a file the walker named into `buf`, refusing anything that is
-    /// not a regular file and anything over the read cap.
+    /// Reads a file the walker named into `buf`, opened beneath the root
+    /// without following a symlink, refusing anything that is not a regular
+    /// file (FIFOs and devices are never opened for reading: `O_NONBLOCK`,
+    /// then `fstat`) and anything over the read cap.
     fn read_walked(
         &self,
-        host_rel: &Path,
+        entry: &DirEntry,
         vpath: &VirtualPath,
+        root_host: &Path,
+        dirs: &mut DirCache,
         buf: &mut Vec<u8>,
     ) -> std::result::Result<(), Fail> {
-        let file = self.root.open_walked_file(host_rel, vpath)?;
-        let len = file.metadata()?.len();
+        let dir = dirs.dir_of(self, entry.path(), root_host, vpath)?;
+        let fd = rustix::fs::openat(
+            dir,
+            entry.file_name(),
+            OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC,
+            Mode::empty(),
+        )?;
+        let st = rustix::fs::fstat(&fd)?;
+        if kind_of(&st) != FileType::RegularFile {
+            return Err(Fail::Io(rustix::io::Errno::INVAL));
+        }
+        let len = st.st_size.max(0) as u64;
         if len > self.max_read_bytes {
             return Err(Fail::Io(rustix::io::Errno::FBIG));
         }
         buf.reserve(len as usize);
-        file.take(self.max_read_bytes).read_to_end(buf)?;
+        std::fs::File::from(fd)
+            .take(self.max_read_bytes)
+            .read_to_end(buf)?;
         Ok(())
+    }
+}
+
+/// The directory of the last file a walker thread looked at, kept open:
+/// walkers visit a directory's files one after another, so each file costs
+/// one lookup of its own name instead of a walk of its whole path.
+#[derive(Default)]
+struct DirCache {
+    host: PathBuf,
+    fd: Option<OwnedFd>,
+}
+
+impl DirCache {
+    fn dir_of(
+        &mut self,
+        disk: &Disk,
+        file_host: &Path,
+        root_host: &Path,
+        file_vpath: &VirtualPath,
+    ) -> std::result::Result<BorrowedFd<'_>, Fail> {
+        let parent = file_host.parent().ok_or(Fail::Escape)?;
+        if self.fd.is_none() || self.host != parent {
+            self.fd = None;
+            let relative = parent.strip_prefix(root_host).map_err(|_| Fail::Escape)?;
+            let vparent = file_vpath.parent().unwrap_or_else(VirtualPath::root);
+            self.fd = Some(disk.root.open_walked_dir(relative, &vparent)?);
+            parent.clone_into(&mut self.host);
+        }
+        self.fd.as_ref().map(|fd| fd.as_fd()).ok_or(Fail::Escape)
     }
 }
 
