@@ -150,6 +150,19 @@ async fn s3_compiled_out_names_its_feature() {
     assert_compiled_out("s3://bucket/prefix?region=us-east-1", "s3").await;
 }
 
+#[cfg(feature = "e2b")]
+#[tokio::test]
+async fn e2b_location_naming_an_unset_key_variable_says_so() {
+    let err = open("e2b://base?api_key_env=AGENT_BACKEND_SURELY_UNSET_VAR")
+        .await
+        .expect_err("no key");
+    assert_eq!(err.kind(), ErrorKind::InvalidArgument);
+    assert!(
+        err.message().contains("AGENT_BACKEND_SURELY_UNSET_VAR"),
+        "{err}"
+    );
+}
+
 #[cfg(not(feature = "e2b"))]
 #[tokio::test]
 async fn e2b_compiled_out_names_its_feature() {
