@@ -65,6 +65,11 @@ fn modified(dt: Option<&aws_sdk_s3::primitives::DateTime>) -> Option<SystemTime>
     dt.and_then(|d| SystemTime::try_from(*d).ok())
 }
 
+/// The total size in a `Content-Range: bytes 0-99/1234` header.
+fn total_from_content_range(header: &str) -> Option<u64> {
+    header.rsplit('/').next()?.trim().parse().ok()
+}
+
 fn body_failure(what: &str) -> S3Failure {
     S3Failure::new(
         ErrorKind::Unavailable,
@@ -188,10 +193,102 @@ impl Store {
     }
 
     /// The object's bytes and ETag, or `None` when there is no such key.
+    ///
+    /// The first request asks for the first part's range; an object larger
+    /// than that is fetched in part-sized ranges concurrently, each pinned
+    /// to the first response's ETag with `If-Match` so that a concurrent
+    /// overwrite cannot produce a mix of two versions (it gives `conflict`).
     pub(crate) async fn get(
         &self,
         key: &str,
     ) -> Result<Option<(Bytes, Option<String>)>, S3Failure> {
+        let first = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .range(format!("bytes=0-{}", self.part_size - 1))
+            .send()
+            .await;
+        let out = match first {
+            Ok(out) => out,
+            Err(e) => {
+                let failure = classify(&e);
+                if failure.is_not_found() && failure.code.as_deref() != Some("NoSuchBucket") {
+                    return Ok(None);
+                }
+                // An empty object has no byte 0: ask for it whole.
+                if failure.status == Some(416) || failure.code.as_deref() == Some("InvalidRange") {
+                    return self.get_whole(key).await;
+                }
+                return Err(failure);
+            }
+        };
+        let etag = out.e_tag().map(str::to_owned);
+        let total = out.content_range().and_then(total_from_content_range);
+        let head = out
+            .body
+            .collect()
+            .await
+            .map_err(|_| body_failure("reading an object"))?
+            .into_bytes();
+        let Some(total) = total.filter(|t| *t > head.len() as u64) else {
+            return Ok(Some((head, etag)));
+        };
+        let part = self.part_size as u64;
+        let ranges: Vec<(u64, u64)> = (head.len() as u64..total)
+            .step_by(self.part_size)
+            .map(|start| (start, (start + part).min(total) - 1))
+            .collect();
+        let parts: Vec<Bytes> = futures::stream::iter(ranges)
+            .map(|(start, end)| {
+                let etag = etag.clone();
+                async move {
+                    let out = self
+                        .client
+                        .get_object()
+                        .bucket(&self.bucket)
+                        .key(key)
+                        .range(format!("bytes={start}-{end}"))
+                        .set_if_match(etag)
+                        .send()
+                        .await
+                        .map_err(|e| {
+                            let failure = classify(&e);
+                            if failure.is_precondition_failed() || failure.is_not_found() {
+                                S3Failure::new(
+                                    ErrorKind::Conflict,
+                                    "the object changed while it was being read".to_owned(),
+                                )
+                            } else {
+                                failure
+                            }
+                        })?;
+                    out.body
+                        .collect()
+                        .await
+                        .map(|b| b.into_bytes())
+                        .map_err(|_| body_failure("reading an object"))
+                }
+            })
+            .buffered(self.concurrency.min(8))
+            .try_collect()
+            .await?;
+        let mut whole = Vec::with_capacity(usize::try_from(total).unwrap_or(0));
+        whole.extend_from_slice(&head);
+        for part in parts {
+            whole.extend_from_slice(&part);
+        }
+        if whole.len() as u64 != total {
+            return Err(S3Failure::new(
+                ErrorKind::Unavailable,
+                format!("the store sent {} of {total} bytes", whole.len()),
+            ));
+        }
+        Ok(Some((Bytes::from(whole), etag)))
+    }
+
+    async fn get_whole(&self, key: &str) -> Result<Option<(Bytes, Option<String>)>, S3Failure> {
         let out = match self
             .client
             .get_object()
@@ -391,5 +488,16 @@ impl Store {
             ));
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::total_from_content_range;
+
+    #[test]
+    fn content_range_gives_the_total_size() {
+        assert_eq!(total_from_content_range("bytes 0-99/1234"), Some(1234));
+        assert_eq!(total_from_content_range("bytes 0-99/*"), None);
     }
 }

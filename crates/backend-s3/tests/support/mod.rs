@@ -25,28 +25,8 @@ const INSTALL_HINT: &str = "the S3 tests need moto's server from PyPI: run `carg
      (or `python3 -m venv target/s3-venv && target/s3-venv/bin/pip install \"moto[server]\"`), \
      or point BACKEND_S3_TEST_ENDPOINT at a running S3-compatible server";
 
-/// Runs moto's server, exiting when stdin closes (the test process ended).
-///
-/// moto 5.2 checks `If-Match` and stores the object in two steps without a
-/// lock, and its server is threaded: two conditional writes can both pass
-/// the check. Real S3 makes the check and the write one atomic step, so the
-/// wrapper serialises `PutObject` handling to give moto the same semantics.
-const MOTO_WRAPPER: &str = r#"
-import os, sys, threading
-def watch():
-    sys.stdin.buffer.read()
-    os._exit(0)
-threading.Thread(target=watch, daemon=True).start()
-from moto.s3.responses import S3Response
-_put_lock = threading.Lock()
-_put_object = S3Response.put_object
-def put_object(self, *args, **kwargs):
-    with _put_lock:
-        return _put_object(self, *args, **kwargs)
-S3Response.put_object = put_object
-from moto.server import main
-main(["-H", "127.0.0.1", "-p", sys.argv[1]])
-"#;
+/// The server script (see its docstring for why it wraps moto).
+const MOTO_SERVER_PY: &str = include_str!("moto_server.py");
 
 /// Stops moto when the test process ends: the server is started under a
 /// wrapper that exits when its stdin closes, and that pipe's write end
@@ -67,7 +47,12 @@ impl MotoServer {
         let log = target_dir().join(format!("s3-moto-{port}.log"));
         let log_file = std::fs::File::create(&log).expect("creating the moto log file");
         let mut child = Command::new(&python)
-            .args(["-c", MOTO_WRAPPER, &port.to_string()])
+            .args([
+                "-c",
+                MOTO_SERVER_PY,
+                &port.to_string(),
+                "--exit-on-stdin-eof",
+            ])
             .stdin(Stdio::piped())
             .stdout(log_file.try_clone().expect("cloning the log handle"))
             .stderr(log_file)
