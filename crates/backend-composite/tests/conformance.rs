@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use backend_composite::CompositeBackend;
 use backend_conformance::Subject;
-use backend_local::LocalBackend;
+use backend_local::{LocalBackend, LocalSandbox};
 use backend_state::StateBackend;
 
 /// A fresh host directory for a local backend; kept (not deleted) because
@@ -44,10 +44,25 @@ async fn make_local_default() -> Subject {
     Subject::backend(Arc::new(composite))
 }
 
+/// A local sandbox as the default, with a state route: commands go through
+/// the router to the sandbox.
+async fn make_sandbox_default() -> Subject {
+    let sandbox = LocalSandbox::new(scratch_dir()).expect("a local sandbox over a fresh directory");
+    let composite = CompositeBackend::builder_with_sandbox(Arc::new(sandbox))
+        .route("/memories/", Arc::new(StateBackend::new()))
+        .build()
+        .expect("valid routes");
+    Subject::sandbox(Arc::new(composite))
+}
+
 mod state_default {
     backend_conformance::conformance_tests!(name: "composite", factory: super::make_state_default);
 }
 
 mod local_default {
     backend_conformance::conformance_tests!(name: "composite-local", factory: super::make_local_default);
+}
+
+mod sandbox_default {
+    backend_conformance::conformance_tests!(name: "composite-exec", factory: super::make_sandbox_default);
 }
