@@ -2,16 +2,16 @@
 //! case gets a fresh fake (its own port and temporary directory) and a
 //! fresh sandbox on it.
 
-#[allow(unused_imports)]
+#[cfg(feature = "http-client")]
 use std::sync::Arc;
-#[allow(unused_imports)]
+#[cfg(feature = "http-client")]
 use std::time::Duration;
 
-#[allow(unused_imports)]
+#[cfg(feature = "http-client")]
 use backend_conformance::Subject;
 
 /// Quick retries, so that faults never slow the suite down.
-#[allow(dead_code)]
+#[cfg(feature = "http-client")]
 fn fast_retries() -> backend_remote::http::RetryPolicy {
     backend_remote::http::RetryPolicy {
         max_retries: 3,

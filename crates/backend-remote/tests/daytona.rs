@@ -10,7 +10,11 @@ use remote_fakes::Fault;
 use remote_fakes::daytona::{BROKEN_SNAPSHOT, FakeDaytona};
 
 fn fast_retries() -> RetryPolicy {
-    RetryPolicy { max_retries: 3, initial_backoff: Duration::from_millis(10), max_backoff: Duration::from_secs(2) }
+    RetryPolicy {
+        max_retries: 3,
+        initial_backoff: Duration::from_millis(10),
+        max_backoff: Duration::from_secs(2),
+    }
 }
 
 fn config(fake: &FakeDaytona) -> DaytonaConfig {
@@ -22,7 +26,9 @@ fn config(fake: &FakeDaytona) -> DaytonaConfig {
 }
 
 async fn sandbox(fake: &FakeDaytona) -> DaytonaSandbox {
-    DaytonaSandbox::create(config(fake)).await.expect("create a Daytona sandbox on the fake")
+    DaytonaSandbox::create(config(fake))
+        .await
+        .expect("create a Daytona sandbox on the fake")
 }
 
 #[tokio::test]
@@ -51,14 +57,20 @@ async fn a_command_past_its_timeout_is_killed_by_deleting_its_session() {
         .await
         .expect("execute");
     assert!(out.timed_out());
-    assert!(began.elapsed() < Duration::from_millis(1500), "{:?}", began.elapsed());
+    assert!(
+        began.elapsed() < Duration::from_millis(1500),
+        "{:?}",
+        began.elapsed()
+    );
     sb.close().await.expect("close");
 }
 
 #[tokio::test]
 async fn a_sandbox_that_ends_in_error_fails_fast_and_is_deleted() {
     let fake = FakeDaytona::start().await;
-    let e = DaytonaSandbox::create(config(&fake).snapshot(BROKEN_SNAPSHOT)).await.expect_err("error state");
+    let e = DaytonaSandbox::create(config(&fake).snapshot(BROKEN_SNAPSHOT))
+        .await
+        .expect_err("error state");
     assert_eq!(e.kind(), ErrorKind::Unavailable);
     assert!(e.message().contains("error"), "{}", e.message());
     assert_eq!(fake.live_sandboxes(), 0);
@@ -67,10 +79,19 @@ async fn a_sandbox_that_ends_in_error_fails_fast_and_is_deleted() {
 #[tokio::test]
 async fn rate_limited_create_is_retried_after_retry_after() {
     let fake = FakeDaytona::start().await;
-    fake.faults().inject("create", Fault::RateLimited { retry_after: Duration::from_secs(1) }, 1);
+    fake.faults().inject(
+        "create",
+        Fault::RateLimited {
+            retry_after: Duration::from_secs(1),
+        },
+        1,
+    );
     let began = Instant::now();
     let sb = sandbox(&fake).await;
-    assert!(began.elapsed() >= Duration::from_secs(1), "Retry-After was not honoured");
+    assert!(
+        began.elapsed() >= Duration::from_secs(1),
+        "Retry-After was not honoured"
+    );
     assert_eq!(fake.faults().hits("create"), 2);
     sb.close().await.expect("close");
 }
@@ -79,10 +100,16 @@ async fn rate_limited_create_is_retried_after_retry_after() {
 async fn server_error_on_create_is_unavailable_and_not_repeated() {
     let fake = FakeDaytona::start().await;
     fake.faults().inject("create", Fault::Status(503), 1);
-    let e = DaytonaSandbox::create(config(&fake)).await.expect_err("create fails");
+    let e = DaytonaSandbox::create(config(&fake))
+        .await
+        .expect_err("create fails");
     assert_eq!(e.kind(), ErrorKind::Unavailable);
     assert!(e.is_retryable());
-    assert!(e.message().contains("injected failure 503"), "{}", e.message());
+    assert!(
+        e.message().contains("injected failure 503"),
+        "{}",
+        e.message()
+    );
     assert_eq!(fake.faults().hits("create"), 1);
 }
 
@@ -92,10 +119,17 @@ async fn dropped_connection_while_waiting_for_a_command_is_unavailable_not_a_han
     let sb = sandbox(&fake).await;
     fake.faults().inject("command", Fault::DropConnection, 100);
     let began = Instant::now();
-    let e = sb.execute(ExecRequest::new("sleep 20")).await.expect_err("execute fails");
+    let e = sb
+        .execute(ExecRequest::new("sleep 20"))
+        .await
+        .expect_err("execute fails");
     assert_eq!(e.kind(), ErrorKind::Unavailable, "{e}");
     assert!(began.elapsed() < Duration::from_secs(5));
-    assert_eq!(fake.faults().hits("exec"), 1, "execution must never be retried");
+    assert_eq!(
+        fake.faults().hits("exec"),
+        1,
+        "execution must never be retried"
+    );
     sb.close().await.expect("close");
 }
 
@@ -137,7 +171,10 @@ mod strict_fake {
             .await
             .expect("json");
         assert_eq!(got["state"], "started");
-        format!("{}/{id}", got["toolboxProxyUrl"].as_str().expect("proxy url"))
+        format!(
+            "{}/{id}",
+            got["toolboxProxyUrl"].as_str().expect("proxy url")
+        )
     }
 
     #[tokio::test]
@@ -189,7 +226,10 @@ mod strict_fake {
         let toolbox = started(&fake).await;
         let form = reqwest::multipart::Form::new()
             .text("path", format!("{}/a.txt", fake.new_workdir()))
-            .part("file", reqwest::multipart::Part::bytes(b"x".to_vec()).file_name("a.txt"));
+            .part(
+                "file",
+                reqwest::multipart::Part::bytes(b"x".to_vec()).file_name("a.txt"),
+            );
         let response = reqwest::Client::new()
             .post(format!("{toolbox}/files/bulk-upload"))
             .header("Authorization", format!("Bearer {}", fake.api_key()))

@@ -10,7 +10,11 @@ use remote_fakes::Fault;
 use remote_fakes::e2b::FakeE2b;
 
 fn fast_retries() -> RetryPolicy {
-    RetryPolicy { max_retries: 3, initial_backoff: Duration::from_millis(10), max_backoff: Duration::from_secs(2) }
+    RetryPolicy {
+        max_retries: 3,
+        initial_backoff: Duration::from_millis(10),
+        max_backoff: Duration::from_secs(2),
+    }
 }
 
 fn config(fake: &FakeE2b) -> E2bConfig {
@@ -22,7 +26,9 @@ fn config(fake: &FakeE2b) -> E2bConfig {
 }
 
 async fn sandbox(fake: &FakeE2b) -> E2bSandbox {
-    E2bSandbox::create(config(fake)).await.expect("create an E2B sandbox on the fake")
+    E2bSandbox::create(config(fake))
+        .await
+        .expect("create an E2B sandbox on the fake")
 }
 
 #[tokio::test]
@@ -30,17 +36,34 @@ async fn files_written_are_seen_by_commands_and_back() {
     let fake = FakeE2b::start().await;
     let sb = sandbox(&fake).await;
     sb.write_str("/dir/a.txt", "hello\n").await.expect("write");
-    let out = sb.execute(ExecRequest::new("cat dir/a.txt; echo err >&2; exit 3")).await.expect("execute");
+    let out = sb
+        .execute(ExecRequest::new("cat dir/a.txt; echo err >&2; exit 3"))
+        .await
+        .expect("execute");
     assert_eq!(out.stdout_text(), "hello\n");
     assert_eq!(out.stderr_text(), "err\n");
     assert_eq!(out.exit_code(), Some(3));
-    sb.execute(ExecRequest::new("printf 'x\\ny\\n' > made.txt")).await.expect("execute");
-    assert_eq!(sb.read_to_string("/made.txt").await.expect("read"), "x\ny\n");
-    let names: Vec<String> = sb.ls("/").await.expect("ls").into_iter().map(|f| f.path.into_string()).collect();
+    sb.execute(ExecRequest::new("printf 'x\\ny\\n' > made.txt"))
+        .await
+        .expect("execute");
+    assert_eq!(
+        sb.read_to_string("/made.txt").await.expect("read"),
+        "x\ny\n"
+    );
+    let names: Vec<String> = sb
+        .ls("/")
+        .await
+        .expect("ls")
+        .into_iter()
+        .map(|f| f.path.into_string())
+        .collect();
     assert_eq!(names, ["/dir", "/made.txt"]);
     let found = sb.grep(&GrepRequest::new("y")).await.expect("grep");
     assert_eq!(found.matches.len(), 1);
-    assert_eq!(sb.glob_paths("**/*.txt").await.expect("glob"), ["/dir/a.txt", "/made.txt"]);
+    assert_eq!(
+        sb.glob_paths("**/*.txt").await.expect("glob"),
+        ["/dir/a.txt", "/made.txt"]
+    );
     sb.close().await.expect("close");
     assert_eq!(fake.live_sandboxes(), 0);
 }
@@ -55,17 +78,30 @@ async fn a_command_past_its_timeout_is_killed_promptly() {
         .await
         .expect("execute");
     assert!(out.timed_out());
-    assert!(began.elapsed() < Duration::from_millis(1500), "{:?}", began.elapsed());
+    assert!(
+        began.elapsed() < Duration::from_millis(1500),
+        "{:?}",
+        began.elapsed()
+    );
     sb.close().await.expect("close");
 }
 
 #[tokio::test]
 async fn rate_limited_create_is_retried_after_retry_after() {
     let fake = FakeE2b::start().await;
-    fake.faults().inject("create", Fault::RateLimited { retry_after: Duration::from_secs(1) }, 1);
+    fake.faults().inject(
+        "create",
+        Fault::RateLimited {
+            retry_after: Duration::from_secs(1),
+        },
+        1,
+    );
     let began = Instant::now();
     let sb = sandbox(&fake).await;
-    assert!(began.elapsed() >= Duration::from_secs(1), "Retry-After was not honoured");
+    assert!(
+        began.elapsed() >= Duration::from_secs(1),
+        "Retry-After was not honoured"
+    );
     assert_eq!(fake.faults().hits("create"), 2);
     sb.close().await.expect("close");
 }
@@ -74,11 +110,21 @@ async fn rate_limited_create_is_retried_after_retry_after() {
 async fn server_error_on_create_is_a_retryable_unavailable_error_without_a_second_create() {
     let fake = FakeE2b::start().await;
     fake.faults().inject("create", Fault::Status(500), 1);
-    let e = E2bSandbox::create(config(&fake)).await.expect_err("create fails");
+    let e = E2bSandbox::create(config(&fake))
+        .await
+        .expect_err("create fails");
     assert_eq!(e.kind(), ErrorKind::Unavailable);
     assert!(e.is_retryable());
-    assert!(e.message().contains("injected failure 500"), "{}", e.message());
-    assert_eq!(fake.faults().hits("create"), 1, "a create without idempotency key must not be repeated");
+    assert!(
+        e.message().contains("injected failure 500"),
+        "{}",
+        e.message()
+    );
+    assert_eq!(
+        fake.faults().hits("create"),
+        1,
+        "a create without idempotency key must not be repeated"
+    );
     assert_eq!(fake.live_sandboxes(), 0);
 }
 
@@ -88,17 +134,26 @@ async fn dropped_connection_mid_command_is_unavailable_not_a_hang() {
     let sb = sandbox(&fake).await;
     fake.faults().inject("process", Fault::DropConnection, 1);
     let began = Instant::now();
-    let e = sb.execute(ExecRequest::new("sleep 20")).await.expect_err("execute fails");
+    let e = sb
+        .execute(ExecRequest::new("sleep 20"))
+        .await
+        .expect_err("execute fails");
     assert_eq!(e.kind(), ErrorKind::Unavailable, "{e}");
     assert!(began.elapsed() < Duration::from_secs(5));
-    assert_eq!(fake.faults().hits("process"), 1, "Process/Start must never be retried");
+    assert_eq!(
+        fake.faults().hits("process"),
+        1,
+        "Process/Start must never be retried"
+    );
     sb.close().await.expect("close");
 }
 
 #[tokio::test]
 async fn wrong_api_key_names_the_env_var_and_hides_the_key() {
     let fake = FakeE2b::start().await;
-    let bad = E2bConfig::new("e2b_wrong_secret_key").api_url(fake.api_url()).envd_url(fake.envd_url());
+    let bad = E2bConfig::new("e2b_wrong_secret_key")
+        .api_url(fake.api_url())
+        .envd_url(fake.envd_url());
     let e = E2bSandbox::create(bad).await.expect_err("401");
     assert_eq!(e.kind(), ErrorKind::PermissionDenied);
     assert!(e.message().contains("E2B_API_KEY"), "{}", e.message());
@@ -109,7 +164,9 @@ async fn wrong_api_key_names_the_env_var_and_hides_the_key() {
 async fn extending_the_lifetime_reaches_the_control_plane() {
     let fake = FakeE2b::start().await;
     let sb = sandbox(&fake).await;
-    sb.set_lifetime(Duration::from_secs(600)).await.expect("set lifetime");
+    sb.set_lifetime(Duration::from_secs(600))
+        .await
+        .expect("set lifetime");
     assert_eq!(fake.faults().hits("timeout"), 1);
     sb.close().await.expect("close");
 }
@@ -120,7 +177,9 @@ async fn stdout_and_stderr_stream_apart_as_they_come() {
     let fake = FakeE2b::start().await;
     let sb = sandbox(&fake).await;
     let mut stream = sb
-        .execute_stream(ExecRequest::new("echo one; echo two >&2; sleep 0.3; echo three"))
+        .execute_stream(ExecRequest::new(
+            "echo one; echo two >&2; sleep 0.3; echo three",
+        ))
         .await
         .expect("stream");
     let first = stream.next().await.expect("an event").expect("ok");
@@ -130,7 +189,9 @@ async fn stdout_and_stderr_stream_apart_as_they_come() {
         rest.push(event.expect("ok"));
     }
     assert!(rest.contains(&backend_core::ExecEvent::Stderr(b"two\n".to_vec())));
-    assert!(matches!(rest.last(), Some(backend_core::ExecEvent::Exit(s)) if s.exit_code == Some(0)));
+    assert!(
+        matches!(rest.last(), Some(backend_core::ExecEvent::Exit(s)) if s.exit_code == Some(0))
+    );
     sb.close().await.expect("close");
 }
 

@@ -10,7 +10,11 @@ use remote_fakes::Fault;
 use remote_fakes::runloop::FakeRunloop;
 
 fn fast_retries() -> RetryPolicy {
-    RetryPolicy { max_retries: 3, initial_backoff: Duration::from_millis(10), max_backoff: Duration::from_secs(2) }
+    RetryPolicy {
+        max_retries: 3,
+        initial_backoff: Duration::from_millis(10),
+        max_backoff: Duration::from_secs(2),
+    }
 }
 
 fn config(fake: &FakeRunloop) -> RunloopConfig {
@@ -21,7 +25,9 @@ fn config(fake: &FakeRunloop) -> RunloopConfig {
 }
 
 async fn sandbox(fake: &FakeRunloop) -> RunloopSandbox {
-    RunloopSandbox::create(config(fake)).await.expect("create a Runloop devbox on the fake")
+    RunloopSandbox::create(config(fake))
+        .await
+        .expect("create a Runloop devbox on the fake")
 }
 
 #[tokio::test]
@@ -30,11 +36,21 @@ async fn cwd_and_env_reach_the_command_through_the_quoted_command_line() {
     let sb = sandbox(&fake).await;
     sb.write_str("/it's dir/f.txt", "x").await.expect("write");
     let out = sb
-        .execute(ExecRequest::new("pwd | sed 's|.*/||'; echo \"$V\"").workdir("/it's dir").env("V", "a 'quoted' $value"))
+        .execute(
+            ExecRequest::new("pwd | sed 's|.*/||'; echo \"$V\"")
+                .workdir("/it's dir")
+                .env("V", "a 'quoted' $value"),
+        )
         .await
         .expect("execute");
     assert_eq!(out.stdout_text(), "it's dir\na 'quoted' $value\n");
-    let names: Vec<String> = sb.ls("/it's dir").await.expect("ls").into_iter().map(|f| f.path.into_string()).collect();
+    let names: Vec<String> = sb
+        .ls("/it's dir")
+        .await
+        .expect("ls")
+        .into_iter()
+        .map(|f| f.path.into_string())
+        .collect();
     assert_eq!(names, ["/it's dir/f.txt"]);
     sb.delete("/it's dir", true).await.expect("delete");
     assert!(!sb.exists("/it's dir").await.expect("exists"));
@@ -52,7 +68,11 @@ async fn a_command_past_its_timeout_is_killed_by_the_client() {
         .await
         .expect("execute");
     assert!(out.timed_out());
-    assert!(began.elapsed() < Duration::from_millis(2500), "{:?}", began.elapsed());
+    assert!(
+        began.elapsed() < Duration::from_millis(2500),
+        "{:?}",
+        began.elapsed()
+    );
     assert_eq!(fake.faults().hits("kill"), 1);
     sb.close().await.expect("close");
 }
@@ -60,10 +80,19 @@ async fn a_command_past_its_timeout_is_killed_by_the_client() {
 #[tokio::test]
 async fn rate_limited_create_is_retried_after_retry_after_ms() {
     let fake = FakeRunloop::start().await;
-    fake.faults().inject("create", Fault::RateLimited { retry_after: Duration::from_millis(300) }, 1);
+    fake.faults().inject(
+        "create",
+        Fault::RateLimited {
+            retry_after: Duration::from_millis(300),
+        },
+        1,
+    );
     let began = Instant::now();
     let sb = sandbox(&fake).await;
-    assert!(began.elapsed() >= Duration::from_millis(300), "retry-after-ms was not honoured");
+    assert!(
+        began.elapsed() >= Duration::from_millis(300),
+        "retry-after-ms was not honoured"
+    );
     assert_eq!(fake.faults().hits("create"), 2);
     sb.close().await.expect("close");
 }
@@ -82,10 +111,20 @@ async fn server_error_on_create_is_retried_with_the_same_request_id_and_makes_on
 async fn server_error_on_every_create_attempt_is_unavailable() {
     let fake = FakeRunloop::start().await;
     fake.faults().inject("create", Fault::Status(500), 10);
-    let e = RunloopSandbox::create(config(&fake)).await.expect_err("create fails");
+    let e = RunloopSandbox::create(config(&fake))
+        .await
+        .expect_err("create fails");
     assert_eq!(e.kind(), ErrorKind::Unavailable);
-    assert!(e.message().contains("injected failure 500"), "{}", e.message());
-    assert_eq!(fake.faults().hits("create"), 4, "the first attempt and three retries");
+    assert!(
+        e.message().contains("injected failure 500"),
+        "{}",
+        e.message()
+    );
+    assert_eq!(
+        fake.faults().hits("create"),
+        4,
+        "the first attempt and three retries"
+    );
 }
 
 #[tokio::test]
@@ -94,10 +133,21 @@ async fn a_retried_execute_runs_the_command_once() {
     let sb = sandbox(&fake).await;
     let (hits_before, runs_before) = (fake.faults().hits("execute"), fake.executions());
     fake.faults().inject("execute", Fault::Status(503), 1);
-    let out = sb.execute(ExecRequest::new("echo once >> log.txt; cat log.txt")).await.expect("execute");
+    let out = sb
+        .execute(ExecRequest::new("echo once >> log.txt; cat log.txt"))
+        .await
+        .expect("execute");
     assert_eq!(out.stdout_text(), "once\n");
-    assert_eq!(fake.faults().hits("execute"), hits_before + 2, "one failed attempt and one retry");
-    assert_eq!(fake.executions(), runs_before + 1, "the retry reused the command_id");
+    assert_eq!(
+        fake.faults().hits("execute"),
+        hits_before + 2,
+        "one failed attempt and one retry"
+    );
+    assert_eq!(
+        fake.executions(),
+        runs_before + 1,
+        "the retry reused the command_id"
+    );
     sb.close().await.expect("close");
 }
 
@@ -105,9 +155,13 @@ async fn a_retried_execute_runs_the_command_once() {
 async fn dropped_connection_while_waiting_for_a_command_is_unavailable_not_a_hang() {
     let fake = FakeRunloop::start().await;
     let sb = sandbox(&fake).await;
-    fake.faults().inject("wait_command", Fault::DropConnection, 100);
+    fake.faults()
+        .inject("wait_command", Fault::DropConnection, 100);
     let began = Instant::now();
-    let e = sb.execute(ExecRequest::new("sleep 20")).await.expect_err("execute fails");
+    let e = sb
+        .execute(ExecRequest::new("sleep 20"))
+        .await
+        .expect_err("execute fails");
     assert_eq!(e.kind(), ErrorKind::Unavailable, "{e}");
     assert!(began.elapsed() < Duration::from_secs(6));
     sb.close().await.expect("close");
@@ -142,7 +196,10 @@ mod strict_fake {
             .expect("json");
         let id = created["id"].as_str().expect("id").to_owned();
         let waited = http
-            .post(format!("{}/v1/devboxes/{id}/wait_for_status", fake.base_url()))
+            .post(format!(
+                "{}/v1/devboxes/{id}/wait_for_status",
+                fake.base_url()
+            ))
             .header("Authorization", &auth)
             .json(&json!({ "statuses": ["running"] }))
             .send()

@@ -30,11 +30,14 @@ pub enum Fault {
     DropConnection,
 }
 
+/// A fault and how many more requests it hits.
+type PendingFault = (Fault, u32);
+
 /// Faults waiting to hit routes, by route name (each fake documents its
 /// route names). Each injected fault hits `times` requests, then is gone.
 #[derive(Debug, Default, Clone)]
 pub struct Faults {
-    pending: Arc<Mutex<HashMap<String, Vec<(Fault, u32)>>>>,
+    pending: Arc<Mutex<HashMap<String, Vec<PendingFault>>>>,
     hits: Arc<Mutex<HashMap<String, u32>>>,
 }
 
@@ -42,7 +45,10 @@ impl Faults {
     /// Makes the next `times` requests to `route` fail with `fault`.
     pub fn inject(&self, route: &str, fault: Fault, times: u32) {
         let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
-        pending.entry(route.to_owned()).or_default().push((fault, times));
+        pending
+            .entry(route.to_owned())
+            .or_default()
+            .push((fault, times));
     }
 
     /// Takes the fault due for this request to `route`, if any, and counts
@@ -98,7 +104,9 @@ impl Disk {
         let dir = tempfile::Builder::new()
             .prefix("remote-fake-")
             .tempdir()
-            .unwrap_or_else(|e| panic!("cannot create a temporary directory for a fake server: {e}"));
+            .unwrap_or_else(|e| {
+                panic!("cannot create a temporary directory for a fake server: {e}")
+            });
         Disk { dir }
     }
 
@@ -109,18 +117,28 @@ impl Disk {
 
     /// A fresh empty directory under the root, as an absolute path string.
     pub fn new_workdir(&self) -> String {
-        let path = self.dir.path().join(format!("ws-{}", uuid::Uuid::new_v4().simple()));
-        std::fs::create_dir_all(&path).unwrap_or_else(|e| panic!("cannot create {}: {e}", path.display()));
+        let path = self
+            .dir
+            .path()
+            .join(format!("ws-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&path)
+            .unwrap_or_else(|e| panic!("cannot create {}: {e}", path.display()));
         path.to_string_lossy().into_owned()
     }
 
     /// `path` when it is absolute, free of `..`, and inside the root.
     pub fn guard(&self, path: &str) -> Option<PathBuf> {
         let candidate = Path::new(path);
-        if !candidate.is_absolute() || candidate.components().any(|c| matches!(c, Component::ParentDir)) {
+        if !candidate.is_absolute()
+            || candidate
+                .components()
+                .any(|c| matches!(c, Component::ParentDir))
+        {
             return None;
         }
-        candidate.starts_with(self.dir.path()).then(|| candidate.to_path_buf())
+        candidate
+            .starts_with(self.dir.path())
+            .then(|| candidate.to_path_buf())
     }
 }
 
@@ -162,7 +180,10 @@ pub fn spawn(command: &str, cwd: &Path, env: &HashMap<String, String>) -> std::i
         .arg(command)
         .current_dir(cwd)
         .env_clear()
-        .env("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
+        .env(
+            "PATH",
+            "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        )
         .env("HOME", cwd)
         .envs(env)
         .stdin(Stdio::null())
@@ -192,8 +213,14 @@ pub fn spawn(command: &str, cwd: &Path, env: &HashMap<String, String>) -> std::i
         let _ = out.await;
         let _ = err.await;
         let event = match status {
-            Ok(s) => ProcEvent::Exit { code: s.code(), signal: s.signal() },
-            Err(_) => ProcEvent::Exit { code: Some(-1), signal: None },
+            Ok(s) => ProcEvent::Exit {
+                code: s.code(),
+                signal: s.signal(),
+            },
+            Err(_) => ProcEvent::Exit {
+                code: Some(-1),
+                signal: None,
+            },
         };
         let _ = tx.send(event);
     });
@@ -244,7 +271,10 @@ pub struct Collected {
 /// Collects `proc` in the background into a shared [`Collected`]; the
 /// returned watch flips to `true` when the process has ended.
 pub fn collect(mut proc: Proc) -> (Arc<Mutex<Collected>>, tokio::sync::watch::Receiver<bool>) {
-    let shared = Arc::new(Mutex::new(Collected { pgid: proc.pid, ..Collected::default() }));
+    let shared = Arc::new(Mutex::new(Collected {
+        pgid: proc.pid,
+        ..Collected::default()
+    }));
     let (done_tx, done_rx) = tokio::sync::watch::channel(false);
     let target = shared.clone();
     tokio::spawn(async move {
@@ -270,7 +300,10 @@ pub fn collect(mut proc: Proc) -> (Arc<Mutex<Collected>>, tokio::sync::watch::Re
 /// Whether an I/O error means "nothing there" (a missing path, or a path
 /// through a file), which the providers report as not found.
 pub fn is_missing(e: &std::io::Error) -> bool {
-    matches!(e.kind(), std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory)
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
+    )
 }
 
 /// The value of header `name`, when present and text.
@@ -281,7 +314,13 @@ pub fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 /// Whether the request's content type is `expected` (parameters ignored).
 pub fn content_type_is(headers: &HeaderMap, expected: &str) -> bool {
     header(headers, "content-type")
-        .map(|v| v.split(';').next().unwrap_or("").trim().eq_ignore_ascii_case(expected))
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .eq_ignore_ascii_case(expected)
+        })
         .unwrap_or(false)
 }
 
@@ -310,7 +349,10 @@ pub fn meta(path: &Path) -> std::io::Result<Meta> {
         .map(|d| (d.as_secs(), d.subsec_nanos()))
         .unwrap_or((0, 0));
     Ok(Meta {
-        name: path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+        name: path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
         is_dir: m.is_dir(),
         is_symlink: m.file_type().is_symlink(),
         size: m.len(),
@@ -343,12 +385,17 @@ pub fn rfc3339((secs, nanos): (u64, u32)) -> String {
 /// Writes `content` to `path` through a temporary file and a rename, so a
 /// reader sees the old or the new content; creates parents when asked.
 pub fn write_atomic(path: &Path, content: &[u8], create_parents: bool) -> std::io::Result<()> {
-    let parent = path.parent().ok_or_else(|| std::io::Error::other("no parent"))?;
+    let parent = path
+        .parent()
+        .ok_or_else(|| std::io::Error::other("no parent"))?;
     if create_parents {
         std::fs::create_dir_all(parent)?;
     }
     if path.is_dir() {
-        return Err(std::io::Error::new(std::io::ErrorKind::IsADirectory, "is a directory"));
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::IsADirectory,
+            "is a directory",
+        ));
     }
     let tmp = parent.join(format!(".upload-{}", uuid::Uuid::new_v4().simple()));
     std::fs::write(&tmp, content)?;

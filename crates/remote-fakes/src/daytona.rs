@@ -11,6 +11,9 @@
 //! Fault routes: `create`, `get`, `delete`, `files`, `session`, `exec`,
 //! `command`, `logs`.
 
+// Handlers build ready-made error responses and pass them up with `?`.
+#![allow(clippy::result_large_err)]
+
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -76,10 +79,19 @@ impl FakeDaytona {
             .route(&format!("{t}/files/bulk-upload"), post(bulk_upload))
             .route(&format!("{t}/files/folder"), post(folder))
             .route(&format!("{t}/process/session"), post(create_session))
-            .route(&format!("{t}/process/session/{{sid}}"), delete(delete_session))
+            .route(
+                &format!("{t}/process/session/{{sid}}"),
+                delete(delete_session),
+            )
             .route(&format!("{t}/process/session/{{sid}}/exec"), post(exec))
-            .route(&format!("{t}/process/session/{{sid}}/command/{{cid}}"), get(command))
-            .route(&format!("{t}/process/session/{{sid}}/command/{{cid}}/logs"), get(logs))
+            .route(
+                &format!("{t}/process/session/{{sid}}/command/{{cid}}"),
+                get(command),
+            )
+            .route(
+                &format!("{t}/process/session/{{sid}}/command/{{cid}}/logs"),
+                get(logs),
+            )
             .layer(axum::extract::DefaultBodyLimit::disable())
             .with_state(inner.clone());
         let url = common::serve(router).await;
@@ -109,7 +121,11 @@ impl FakeDaytona {
 
     /// How many sandboxes are alive.
     pub fn live_sandboxes(&self) -> usize {
-        self.inner.sandboxes.lock().unwrap_or_else(|p| p.into_inner()).len()
+        self.inner
+            .sandboxes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .len()
     }
 }
 
@@ -117,7 +133,11 @@ impl FakeDaytona {
 fn error(status: u16, message: impl Into<String>) -> Response {
     let code = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let reason = code.canonical_reason().unwrap_or("Error");
-    (code, axum::Json(json!({ "statusCode": status, "message": message.into(), "error": reason }))).into_response()
+    (
+        code,
+        axum::Json(json!({ "statusCode": status, "message": message.into(), "error": reason })),
+    )
+        .into_response()
 }
 
 fn check(inner: &Inner, route: &str, headers: &HeaderMap) -> Result<(), Response> {
@@ -140,7 +160,10 @@ fn check(inner: &Inner, route: &str, headers: &HeaderMap) -> Result<(), Response
     }
 }
 
-fn json_body<T: serde::de::DeserializeOwned>(headers: &HeaderMap, body: &[u8]) -> Result<T, Response> {
+fn json_body<T: serde::de::DeserializeOwned>(
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<T, Response> {
     if !common::content_type_is(headers, "application/json") {
         return Err(error(400, "Content-Type must be application/json"));
     }
@@ -217,11 +240,19 @@ async fn create(State(inner): State<Shared>, headers: HeaderMap, body: Bytes) ->
         sessions: HashMap::new(),
     };
     let body = dto(&inner, &id, &sbx);
-    inner.sandboxes.lock().unwrap_or_else(|p| p.into_inner()).insert(id, sbx);
+    inner
+        .sandboxes
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(id, sbx);
     axum::Json(body).into_response()
 }
 
-async fn get_sandbox(State(inner): State<Shared>, UrlPath(id): UrlPath<String>, headers: HeaderMap) -> Response {
+async fn get_sandbox(
+    State(inner): State<Shared>,
+    UrlPath(id): UrlPath<String>,
+    headers: HeaderMap,
+) -> Response {
     if let Err(r) = check(&inner, "get", &headers) {
         return r;
     }
@@ -235,11 +266,19 @@ async fn get_sandbox(State(inner): State<Shared>, UrlPath(id): UrlPath<String>, 
     }
 }
 
-async fn delete_sandbox(State(inner): State<Shared>, UrlPath(id): UrlPath<String>, headers: HeaderMap) -> Response {
+async fn delete_sandbox(
+    State(inner): State<Shared>,
+    UrlPath(id): UrlPath<String>,
+    headers: HeaderMap,
+) -> Response {
     if let Err(r) = check(&inner, "delete", &headers) {
         return r;
     }
-    let removed = inner.sandboxes.lock().unwrap_or_else(|p| p.into_inner()).remove(&id);
+    let removed = inner
+        .sandboxes
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .remove(&id);
     match removed {
         Some(sbx) => {
             for commands in sbx.sessions.values() {
@@ -253,7 +292,11 @@ async fn delete_sandbox(State(inner): State<Shared>, UrlPath(id): UrlPath<String
 
 fn kill_all(commands: &HashMap<String, Command>) {
     for command in commands.values() {
-        let pgid = command.output.lock().unwrap_or_else(|p| p.into_inner()).pgid;
+        let pgid = command
+            .output
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .pgid;
         common::kill_group(pgid);
     }
 }
@@ -280,10 +323,12 @@ fn required_path(inner: &Inner, query: &PathQuery) -> Result<std::path::PathBuf,
     let Some(path) = query.path.as_deref() else {
         return Err(error(400, "path is required"));
     };
-    inner
-        .disk
-        .guard(path)
-        .ok_or_else(|| error(400, format!("path {path} is outside the fake sandbox's directory")))
+    inner.disk.guard(path).ok_or_else(|| {
+        error(
+            400,
+            format!("path {path} is outside the fake sandbox's directory"),
+        )
+    })
 }
 
 fn file_info_json(path: &Path) -> std::io::Result<Value> {
@@ -304,12 +349,19 @@ fn file_info_json(path: &Path) -> std::io::Result<Value> {
 
 fn io_error(path: &Path, e: &std::io::Error) -> Response {
     match e.kind() {
-        std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory => error(404, format!("file not found: {}", path.display())),
+        std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory => {
+            error(404, format!("file not found: {}", path.display()))
+        }
         _ => error(400, format!("{}: {e}", path.display())),
     }
 }
 
-async fn list_files(State(inner): State<Shared>, UrlPath(id): UrlPath<String>, Query(q): Query<PathQuery>, headers: HeaderMap) -> Response {
+async fn list_files(
+    State(inner): State<Shared>,
+    UrlPath(id): UrlPath<String>,
+    Query(q): Query<PathQuery>,
+    headers: HeaderMap,
+) -> Response {
     if let Err(r) = toolbox(&inner, "files", &id, &headers) {
         return r;
     }
@@ -331,7 +383,12 @@ async fn list_files(State(inner): State<Shared>, UrlPath(id): UrlPath<String>, Q
     axum::Json(list).into_response()
 }
 
-async fn file_info(State(inner): State<Shared>, UrlPath(id): UrlPath<String>, Query(q): Query<PathQuery>, headers: HeaderMap) -> Response {
+async fn file_info(
+    State(inner): State<Shared>,
+    UrlPath(id): UrlPath<String>,
+    Query(q): Query<PathQuery>,
+    headers: HeaderMap,
+) -> Response {
     if let Err(r) = toolbox(&inner, "files", &id, &headers) {
         return r;
     }
@@ -345,7 +402,12 @@ async fn file_info(State(inner): State<Shared>, UrlPath(id): UrlPath<String>, Qu
     }
 }
 
-async fn download(State(inner): State<Shared>, UrlPath(id): UrlPath<String>, Query(q): Query<PathQuery>, headers: HeaderMap) -> Response {
+async fn download(
+    State(inner): State<Shared>,
+    UrlPath(id): UrlPath<String>,
+    Query(q): Query<PathQuery>,
+    headers: HeaderMap,
+) -> Response {
     if let Err(r) = toolbox(&inner, "files", &id, &headers) {
         return r;
     }
@@ -362,7 +424,12 @@ async fn download(State(inner): State<Shared>, UrlPath(id): UrlPath<String>, Que
     }
 }
 
-async fn delete_file(State(inner): State<Shared>, UrlPath(id): UrlPath<String>, Query(q): Query<PathQuery>, headers: HeaderMap) -> Response {
+async fn delete_file(
+    State(inner): State<Shared>,
+    UrlPath(id): UrlPath<String>,
+    Query(q): Query<PathQuery>,
+    headers: HeaderMap,
+) -> Response {
     if let Err(r) = toolbox(&inner, "files", &id, &headers) {
         return r;
     }
@@ -373,11 +440,18 @@ async fn delete_file(State(inner): State<Shared>, UrlPath(id): UrlPath<String>, 
     let recursive = match q.recursive.as_deref() {
         None | Some("false") => false,
         Some("true") => true,
-        Some(other) => return error(400, format!("recursive must be true or false, got {other:?}")),
+        Some(other) => {
+            return error(
+                400,
+                format!("recursive must be true or false, got {other:?}"),
+            );
+        }
     };
     let outcome = match std::fs::symlink_metadata(&path) {
         Err(e) => return io_error(&path, &e),
-        Ok(m) if m.is_dir() && !recursive => return error(400, "cannot delete a directory without recursive=true"),
+        Ok(m) if m.is_dir() && !recursive => {
+            return error(400, "cannot delete a directory without recursive=true");
+        }
         Ok(m) if m.is_dir() => std::fs::remove_dir_all(&path),
         Ok(_) => std::fs::remove_file(&path),
     };
@@ -387,7 +461,12 @@ async fn delete_file(State(inner): State<Shared>, UrlPath(id): UrlPath<String>, 
     }
 }
 
-async fn folder(State(inner): State<Shared>, UrlPath(id): UrlPath<String>, Query(q): Query<PathQuery>, headers: HeaderMap) -> Response {
+async fn folder(
+    State(inner): State<Shared>,
+    UrlPath(id): UrlPath<String>,
+    Query(q): Query<PathQuery>,
+    headers: HeaderMap,
+) -> Response {
     if let Err(r) = toolbox(&inner, "files", &id, &headers) {
         return r;
     }
@@ -397,7 +476,12 @@ async fn folder(State(inner): State<Shared>, UrlPath(id): UrlPath<String>, Query
     };
     match q.mode.as_deref() {
         Some(mode) if !mode.is_empty() && mode.chars().all(|c| ('0'..='7').contains(&c)) => {}
-        Some(mode) => return error(400, format!("invalid mode {mode:?}: give an octal permission such as 755")),
+        Some(mode) => {
+            return error(
+                400,
+                format!("invalid mode {mode:?}: give an octal permission such as 755"),
+            );
+        }
         None => return error(400, "mode is required"),
     }
     match std::fs::create_dir_all(&path) {
@@ -406,7 +490,11 @@ async fn folder(State(inner): State<Shared>, UrlPath(id): UrlPath<String>, Query
     }
 }
 
-async fn bulk_upload(State(inner): State<Shared>, UrlPath(id): UrlPath<String>, request: Request) -> Response {
+async fn bulk_upload(
+    State(inner): State<Shared>,
+    UrlPath(id): UrlPath<String>,
+    request: Request,
+) -> Response {
     let headers = request.headers().clone();
     if let Err(r) = toolbox(&inner, "files", &id, &headers) {
         return r;
@@ -428,7 +516,10 @@ async fn bulk_upload(State(inner): State<Shared>, UrlPath(id): UrlPath<String>, 
         };
         let name = field.name().unwrap_or("").to_owned();
         let Some(rest) = name.strip_prefix("files[") else {
-            return error(400, format!("unexpected form field {name:?}; expected files[N].path and files[N].file"));
+            return error(
+                400,
+                format!("unexpected form field {name:?}; expected files[N].path and files[N].file"),
+            );
         };
         let Some((index, key)) = rest.split_once("].") else {
             return error(400, format!("unexpected form field {name:?}"));
@@ -442,7 +533,10 @@ async fn bulk_upload(State(inner): State<Shared>, UrlPath(id): UrlPath<String>, 
         };
         match key {
             "path" => {
-                paths.insert(index.to_owned(), String::from_utf8_lossy(&bytes).into_owned());
+                paths.insert(
+                    index.to_owned(),
+                    String::from_utf8_lossy(&bytes).into_owned(),
+                );
             }
             "file" => {
                 files.insert(index.to_owned(), bytes);
@@ -458,7 +552,10 @@ async fn bulk_upload(State(inner): State<Shared>, UrlPath(id): UrlPath<String>, 
             return error(400, format!("files[{index}].file is missing"));
         };
         let Some(path) = inner.disk.guard(target) else {
-            return error(400, format!("path {target} is outside the fake sandbox's directory"));
+            return error(
+                400,
+                format!("path {target} is outside the fake sandbox's directory"),
+            );
         };
         if let Err(e) = common::write_atomic(&path, content, true) {
             return io_error(&path, &e);
@@ -473,7 +570,12 @@ struct CreateSessionRequest {
     session_id: String,
 }
 
-async fn create_session(State(inner): State<Shared>, UrlPath(id): UrlPath<String>, headers: HeaderMap, body: Bytes) -> Response {
+async fn create_session(
+    State(inner): State<Shared>,
+    UrlPath(id): UrlPath<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     if let Err(r) = toolbox(&inner, "session", &id, &headers) {
         return r;
     }
@@ -482,20 +584,31 @@ async fn create_session(State(inner): State<Shared>, UrlPath(id): UrlPath<String
         Err(r) => return r,
     };
     let mut sandboxes = inner.sandboxes.lock().unwrap_or_else(|p| p.into_inner());
-    let Some(sbx) = sandboxes.get_mut(&id) else { return error(404, "sandbox not found") };
+    let Some(sbx) = sandboxes.get_mut(&id) else {
+        return error(404, "sandbox not found");
+    };
     if sbx.sessions.contains_key(&request.session_id) {
-        return error(409, format!("session {} already exists", request.session_id));
+        return error(
+            409,
+            format!("session {} already exists", request.session_id),
+        );
     }
     sbx.sessions.insert(request.session_id, HashMap::new());
     StatusCode::CREATED.into_response()
 }
 
-async fn delete_session(State(inner): State<Shared>, UrlPath((id, sid)): UrlPath<(String, String)>, headers: HeaderMap) -> Response {
+async fn delete_session(
+    State(inner): State<Shared>,
+    UrlPath((id, sid)): UrlPath<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
     if let Err(r) = toolbox(&inner, "session", &id, &headers) {
         return r;
     }
     let mut sandboxes = inner.sandboxes.lock().unwrap_or_else(|p| p.into_inner());
-    let Some(sbx) = sandboxes.get_mut(&id) else { return error(404, "sandbox not found") };
+    let Some(sbx) = sandboxes.get_mut(&id) else {
+        return error(404, "sandbox not found");
+    };
     match sbx.sessions.remove(&sid) {
         Some(commands) => {
             kill_all(&commands);
@@ -516,7 +629,12 @@ struct SessionExecuteRequest {
     suppress_input_echo: Option<bool>,
 }
 
-async fn exec(State(inner): State<Shared>, UrlPath((id, sid)): UrlPath<(String, String)>, headers: HeaderMap, body: Bytes) -> Response {
+async fn exec(
+    State(inner): State<Shared>,
+    UrlPath((id, sid)): UrlPath<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     if let Err(r) = toolbox(&inner, "exec", &id, &headers) {
         return r;
     }
@@ -532,12 +650,21 @@ async fn exec(State(inner): State<Shared>, UrlPath((id, sid)): UrlPath<(String, 
     let cmd_id = uuid::Uuid::new_v4().to_string();
     {
         let mut sandboxes = inner.sandboxes.lock().unwrap_or_else(|p| p.into_inner());
-        let Some(session) = sandboxes.get_mut(&id).and_then(|s| s.sessions.get_mut(&sid)) else {
+        let Some(session) = sandboxes
+            .get_mut(&id)
+            .and_then(|s| s.sessions.get_mut(&sid))
+        else {
             let pgid = output.lock().unwrap_or_else(|p| p.into_inner()).pgid;
             common::kill_group(pgid);
             return error(404, format!("session {sid} not found"));
         };
-        session.insert(cmd_id.clone(), Command { command: request.command, output: output.clone() });
+        session.insert(
+            cmd_id.clone(),
+            Command {
+                command: request.command,
+                output: output.clone(),
+            },
+        );
     }
     if request.run_async.unwrap_or(false) || request.is_async.unwrap_or(false) {
         return (StatusCode::ACCEPTED, axum::Json(json!({ "cmdId": cmd_id }))).into_response();
@@ -556,30 +683,50 @@ async fn exec(State(inner): State<Shared>, UrlPath((id, sid)): UrlPath<(String, 
     .into_response()
 }
 
-fn find_command(inner: &Inner, id: &str, sid: &str, cid: &str) -> Result<(String, Collected), Response> {
+fn find_command(
+    inner: &Inner,
+    id: &str,
+    sid: &str,
+    cid: &str,
+) -> Result<(String, Collected), Response> {
     let sandboxes = inner.sandboxes.lock().unwrap_or_else(|p| p.into_inner());
     let session = sandboxes
         .get(id)
         .and_then(|s| s.sessions.get(sid))
         .ok_or_else(|| error(404, format!("session {sid} not found")))?;
-    let command = session.get(cid).ok_or_else(|| error(404, format!("command {cid} not found")))?;
-    let output = command.output.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    let command = session
+        .get(cid)
+        .ok_or_else(|| error(404, format!("command {cid} not found")))?;
+    let output = command
+        .output
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone();
     Ok((command.command.clone(), output))
 }
 
-async fn command(State(inner): State<Shared>, UrlPath((id, sid, cid)): UrlPath<(String, String, String)>, headers: HeaderMap) -> Response {
+async fn command(
+    State(inner): State<Shared>,
+    UrlPath((id, sid, cid)): UrlPath<(String, String, String)>,
+    headers: HeaderMap,
+) -> Response {
     if let Err(r) = toolbox(&inner, "command", &id, &headers) {
         return r;
     }
     match find_command(&inner, &id, &sid, &cid) {
         Ok((command, output)) => {
-            axum::Json(json!({ "id": cid, "command": command, "exitCode": output.exit_code })).into_response()
+            axum::Json(json!({ "id": cid, "command": command, "exitCode": output.exit_code }))
+                .into_response()
         }
         Err(r) => r,
     }
 }
 
-async fn logs(State(inner): State<Shared>, UrlPath((id, sid, cid)): UrlPath<(String, String, String)>, headers: HeaderMap) -> Response {
+async fn logs(
+    State(inner): State<Shared>,
+    UrlPath((id, sid, cid)): UrlPath<(String, String, String)>,
+    headers: HeaderMap,
+) -> Response {
     if let Err(r) = toolbox(&inner, "logs", &id, &headers) {
         return r;
     }
@@ -590,9 +737,11 @@ async fn logs(State(inner): State<Shared>, UrlPath((id, sid, cid)): UrlPath<(Str
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
     let combined = format!("{stdout}{stderr}");
-    let wants_json = common::header(&headers, "accept").is_some_and(|a| a.contains("application/json"));
+    let wants_json =
+        common::header(&headers, "accept").is_some_and(|a| a.contains("application/json"));
     if wants_json {
-        axum::Json(json!({ "output": combined, "stdout": stdout, "stderr": stderr })).into_response()
+        axum::Json(json!({ "output": combined, "stdout": stdout, "stderr": stderr }))
+            .into_response()
     } else {
         ([("content-type", "text/plain")], combined).into_response()
     }

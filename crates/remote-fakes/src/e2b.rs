@@ -8,6 +8,9 @@
 //! Fault routes: `create`, `kill`, `timeout`, `files`, `filesystem`,
 //! `process`, `signal`.
 
+// Handlers build ready-made error responses and pass them up with `?`.
+#![allow(clippy::result_large_err)]
+
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -96,14 +99,22 @@ impl FakeE2b {
 
     /// How many sandboxes are alive.
     pub fn live_sandboxes(&self) -> usize {
-        self.inner.sandboxes.lock().unwrap_or_else(|p| p.into_inner()).len()
+        self.inner
+            .sandboxes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .len()
     }
 }
 
 /// E2B's REST error body.
 fn rest_error(status: u16, message: impl Into<String>) -> Response {
     let code = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    (code, axum::Json(json!({ "code": status, "message": message.into() }))).into_response()
+    (
+        code,
+        axum::Json(json!({ "code": status, "message": message.into() })),
+    )
+        .into_response()
 }
 
 /// A Connect error: status from the code, JSON `{code, message}`.
@@ -119,7 +130,11 @@ fn connect_error(code: &str, message: impl Into<String>) -> Response {
         "unimplemented" => StatusCode::NOT_FOUND,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     };
-    (status, axum::Json(json!({ "code": code, "message": message.into() }))).into_response()
+    (
+        status,
+        axum::Json(json!({ "code": code, "message": message.into() })),
+    )
+        .into_response()
 }
 
 fn fault_response(inner: &Inner, route: &str, connect: bool) -> Option<Response> {
@@ -132,7 +147,10 @@ fn fault_response(inner: &Inner, route: &str, connect: bool) -> Option<Response>
                 rest_error(429, "rate limit exceeded")
             };
             let h = r.headers_mut();
-            h.insert("retry-after", retry_after.as_secs().max(1).to_string().parse().ok()?);
+            h.insert(
+                "retry-after",
+                retry_after.as_secs().max(1).to_string().parse().ok()?,
+            );
             r
         }
         Fault::Status(status) => rest_error(status, format!("injected failure {status}")),
@@ -143,7 +161,10 @@ fn fault_response(inner: &Inner, route: &str, connect: bool) -> Option<Response>
 fn check_api_key(headers: &HeaderMap) -> Result<(), Response> {
     match common::header(headers, "x-api-key") {
         Some(API_KEY) => Ok(()),
-        Some(_) => Err(rest_error(401, "Invalid API key, it must start with 'e2b_' prefix")),
+        Some(_) => Err(rest_error(
+            401,
+            "Invalid API key, it must start with 'e2b_' prefix",
+        )),
         None => Err(rest_error(401, "Missing X-API-Key header")),
     }
 }
@@ -188,7 +209,10 @@ async fn create(State(inner): State<Shared>, headers: HeaderMap, body: Bytes) ->
         return r;
     }
     if !common::content_type_is(&headers, "application/json") {
-        return rest_error(400, "request body has an error: header Content-Type has unexpected value");
+        return rest_error(
+            400,
+            "request body has an error: header Content-Type has unexpected value",
+        );
     }
     let request: NewSandbox = match serde_json::from_slice(&body) {
         Ok(r) => r,
@@ -200,7 +224,13 @@ async fn create(State(inner): State<Shared>, headers: HeaderMap, body: Bytes) ->
         .sandboxes
         .lock()
         .unwrap_or_else(|p| p.into_inner())
-        .insert(id.clone(), Sbx { token: token.clone(), pids: Vec::new() });
+        .insert(
+            id.clone(),
+            Sbx {
+                token: token.clone(),
+                pids: Vec::new(),
+            },
+        );
     (
         StatusCode::CREATED,
         axum::Json(json!({
@@ -215,14 +245,22 @@ async fn create(State(inner): State<Shared>, headers: HeaderMap, body: Bytes) ->
         .into_response()
 }
 
-async fn kill(State(inner): State<Shared>, axum::extract::Path(id): axum::extract::Path<String>, headers: HeaderMap) -> Response {
+async fn kill(
+    State(inner): State<Shared>,
+    axum::extract::Path(id): axum::extract::Path<String>,
+    headers: HeaderMap,
+) -> Response {
     if let Some(r) = fault_response(&inner, "kill", false) {
         return r;
     }
     if let Err(r) = check_api_key(&headers) {
         return r;
     }
-    let removed = inner.sandboxes.lock().unwrap_or_else(|p| p.into_inner()).remove(&id);
+    let removed = inner
+        .sandboxes
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .remove(&id);
     match removed {
         Some(sbx) => {
             for pid in sbx.pids {
@@ -230,7 +268,10 @@ async fn kill(State(inner): State<Shared>, axum::extract::Path(id): axum::extrac
             }
             StatusCode::NO_CONTENT.into_response()
         }
-        None => rest_error(404, format!("sandbox \"{id}\" doesn't exist or you don't have access to it")),
+        None => rest_error(
+            404,
+            format!("sandbox \"{id}\" doesn't exist or you don't have access to it"),
+        ),
     }
 }
 
@@ -256,7 +297,12 @@ async fn set_timeout(
     if let Err(e) = serde_json::from_slice::<TimeoutRequest>(&body) {
         return rest_error(400, format!("request body has an error: {e}"));
     }
-    if !inner.sandboxes.lock().unwrap_or_else(|p| p.into_inner()).contains_key(&id) {
+    if !inner
+        .sandboxes
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .contains_key(&id)
+    {
         return rest_error(404, format!("sandbox \"{id}\" doesn't exist"));
     }
     StatusCode::NO_CONTENT.into_response()
@@ -271,15 +317,24 @@ struct PathQuery {
 
 fn file_path(inner: &Inner, query: &PathQuery) -> Result<std::path::PathBuf, Response> {
     let Some(path) = query.path.as_deref() else {
-        return Err(rest_error(400, "the fake requires the path query parameter"));
+        return Err(rest_error(
+            400,
+            "the fake requires the path query parameter",
+        ));
     };
-    inner
-        .disk
-        .guard(path)
-        .ok_or_else(|| rest_error(400, format!("path '{path}' is outside the fake sandbox's directory")))
+    inner.disk.guard(path).ok_or_else(|| {
+        rest_error(
+            400,
+            format!("path '{path}' is outside the fake sandbox's directory"),
+        )
+    })
 }
 
-async fn download(State(inner): State<Shared>, Query(query): Query<PathQuery>, headers: HeaderMap) -> Response {
+async fn download(
+    State(inner): State<Shared>,
+    Query(query): Query<PathQuery>,
+    headers: HeaderMap,
+) -> Response {
     if let Some(r) = fault_response(&inner, "files", false) {
         return r;
     }
@@ -296,12 +351,18 @@ async fn download(State(inner): State<Shared>, Query(query): Query<PathQuery>, h
     }
     match std::fs::read(&path) {
         Ok(bytes) => ([("content-type", "application/octet-stream")], bytes).into_response(),
-        Err(e) if common::is_missing(&e) => rest_error(404, format!("path '{shown}' does not exist")),
+        Err(e) if common::is_missing(&e) => {
+            rest_error(404, format!("path '{shown}' does not exist"))
+        }
         Err(e) => rest_error(500, format!("error reading file '{shown}': {e}")),
     }
 }
 
-async fn upload(State(inner): State<Shared>, Query(query): Query<PathQuery>, request: Request) -> Response {
+async fn upload(
+    State(inner): State<Shared>,
+    Query(query): Query<PathQuery>,
+    request: Request,
+) -> Response {
     if let Some(r) = fault_response(&inner, "files", false) {
         return r;
     }
@@ -327,7 +388,12 @@ async fn upload(State(inner): State<Shared>, Query(query): Query<PathQuery>, req
                 },
                 Ok(Some(field)) => {
                     let name = field.name().unwrap_or("").to_owned();
-                    return rest_error(400, format!("unexpected multipart part {name:?}; the file goes in part \"file\""));
+                    return rest_error(
+                        400,
+                        format!(
+                            "unexpected multipart part {name:?}; the file goes in part \"file\""
+                        ),
+                    );
                 }
                 Ok(None) => break,
                 Err(e) => return rest_error(400, format!("error parsing multipart form: {e}")),
@@ -343,7 +409,10 @@ async fn upload(State(inner): State<Shared>, Query(query): Query<PathQuery>, req
             Err(e) => return rest_error(400, format!("error reading body: {e}")),
         }
     } else {
-        return rest_error(400, "Content-Type must be multipart/form-data or application/octet-stream");
+        return rest_error(
+            400,
+            "Content-Type must be multipart/form-data or application/octet-stream",
+        );
     };
     let shown = path.display().to_string();
     match common::write_atomic(&path, &content, true) {
@@ -353,7 +422,9 @@ async fn upload(State(inner): State<Shared>, Query(query): Query<PathQuery>, req
             "type": "file",
         }]))
         .into_response(),
-        Err(e) if e.kind() == std::io::ErrorKind::IsADirectory => rest_error(400, format!("path '{shown}' is a directory")),
+        Err(e) if e.kind() == std::io::ErrorKind::IsADirectory => {
+            rest_error(400, format!("path '{shown}' is a directory"))
+        }
         Err(e) => rest_error(400, format!("error writing file '{shown}': {e}")),
     }
 }
@@ -396,16 +467,26 @@ struct ListDirRequest {
 
 fn check_connect_unary(headers: &HeaderMap) -> Result<(), Response> {
     if !common::content_type_is(headers, "application/json") {
-        return Err((StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported content type").into_response());
+        return Err((
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported content type",
+        )
+            .into_response());
     }
     match common::header(headers, "connect-protocol-version") {
         None | Some("1") => Ok(()),
-        Some(other) => Err(connect_error("invalid_argument", format!("connect-protocol-version must be \"1\": got {other:?}"))),
+        Some(other) => Err(connect_error(
+            "invalid_argument",
+            format!("connect-protocol-version must be \"1\": got {other:?}"),
+        )),
     }
 }
 
 fn list(dir: &Path, depth: u32, out: &mut Vec<Value>) -> std::io::Result<()> {
-    let mut children: Vec<_> = std::fs::read_dir(dir)?.filter_map(|e| e.ok()).map(|e| e.path()).collect();
+    let mut children: Vec<_> = std::fs::read_dir(dir)?
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .collect();
     children.sort();
     for child in children {
         out.push(entry_info(&child)?);
@@ -432,30 +513,51 @@ async fn filesystem(
         return connect_error("unauthenticated", m);
     }
     let guard = |path: &str| {
-        inner
-            .disk
-            .guard(path)
-            .ok_or_else(|| connect_error("invalid_argument", format!("path '{path}' is outside the fake sandbox's directory")))
+        inner.disk.guard(path).ok_or_else(|| {
+            connect_error(
+                "invalid_argument",
+                format!("path '{path}' is outside the fake sandbox's directory"),
+            )
+        })
     };
-    let bad = |e: serde_json::Error| connect_error("invalid_argument", format!("invalid request body: {e}"));
+    let bad = |e: serde_json::Error| {
+        connect_error("invalid_argument", format!("invalid request body: {e}"))
+    };
     match method.as_str() {
         "Stat" => {
-            let req: PathRequest = match serde_json::from_slice(&body) { Ok(r) => r, Err(e) => return bad(e) };
-            let path = match guard(&req.path) { Ok(p) => p, Err(r) => return r };
+            let req: PathRequest = match serde_json::from_slice(&body) {
+                Ok(r) => r,
+                Err(e) => return bad(e),
+            };
+            let path = match guard(&req.path) {
+                Ok(p) => p,
+                Err(r) => return r,
+            };
             match entry_info(&path) {
                 Ok(entry) => axum::Json(json!({ "entry": entry })).into_response(),
-                Err(e) if common::is_missing(&e) => connect_error("not_found", format!("file not found: {}", req.path)),
+                Err(e) if common::is_missing(&e) => {
+                    connect_error("not_found", format!("file not found: {}", req.path))
+                }
                 Err(e) => connect_error("internal", e.to_string()),
             }
         }
         "ListDir" => {
-            let req: ListDirRequest = match serde_json::from_slice(&body) { Ok(r) => r, Err(e) => return bad(e) };
-            let path = match guard(&req.path) { Ok(p) => p, Err(r) => return r };
+            let req: ListDirRequest = match serde_json::from_slice(&body) {
+                Ok(r) => r,
+                Err(e) => return bad(e),
+            };
+            let path = match guard(&req.path) {
+                Ok(p) => p,
+                Err(r) => return r,
+            };
             if !path.exists() {
                 return connect_error("not_found", format!("directory not found: {}", req.path));
             }
             if !path.is_dir() {
-                return connect_error("invalid_argument", format!("path is not a directory: {}", req.path));
+                return connect_error(
+                    "invalid_argument",
+                    format!("path is not a directory: {}", req.path),
+                );
             }
             let mut entries = Vec::new();
             match list(&path, req.depth.max(1), &mut entries) {
@@ -464,21 +566,40 @@ async fn filesystem(
             }
         }
         "MakeDir" => {
-            let req: PathRequest = match serde_json::from_slice(&body) { Ok(r) => r, Err(e) => return bad(e) };
-            let path = match guard(&req.path) { Ok(p) => p, Err(r) => return r };
+            let req: PathRequest = match serde_json::from_slice(&body) {
+                Ok(r) => r,
+                Err(e) => return bad(e),
+            };
+            let path = match guard(&req.path) {
+                Ok(p) => p,
+                Err(r) => return r,
+            };
             if path.exists() {
-                return connect_error("already_exists", format!("directory already exists: {}", req.path));
+                return connect_error(
+                    "already_exists",
+                    format!("directory already exists: {}", req.path),
+                );
             }
             match std::fs::create_dir_all(&path).and_then(|()| entry_info(&path)) {
                 Ok(entry) => axum::Json(json!({ "entry": entry })).into_response(),
-                Err(e) => connect_error("invalid_argument", format!("error creating directory: {e}")),
+                Err(e) => {
+                    connect_error("invalid_argument", format!("error creating directory: {e}"))
+                }
             }
         }
         "Remove" => {
-            let req: PathRequest = match serde_json::from_slice(&body) { Ok(r) => r, Err(e) => return bad(e) };
-            let path = match guard(&req.path) { Ok(p) => p, Err(r) => return r };
+            let req: PathRequest = match serde_json::from_slice(&body) {
+                Ok(r) => r,
+                Err(e) => return bad(e),
+            };
+            let path = match guard(&req.path) {
+                Ok(p) => p,
+                Err(r) => return r,
+            };
             let outcome = match std::fs::symlink_metadata(&path) {
-                Err(_) => return connect_error("not_found", format!("file not found: {}", req.path)),
+                Err(_) => {
+                    return connect_error("not_found", format!("file not found: {}", req.path));
+                }
                 Ok(m) if m.is_dir() => std::fs::remove_dir_all(&path),
                 Ok(_) => std::fs::remove_file(&path),
             };
@@ -487,7 +608,10 @@ async fn filesystem(
                 Err(e) => connect_error("internal", e.to_string()),
             }
         }
-        other => connect_error("unimplemented", format!("filesystem.Filesystem/{other} is not implemented by the fake")),
+        other => connect_error(
+            "unimplemented",
+            format!("filesystem.Filesystem/{other} is not implemented by the fake"),
+        ),
     }
 }
 
@@ -523,7 +647,10 @@ fn frame(flag: u8, message: &Value) -> Bytes {
 
 /// A Connect streaming error: HTTP 200 with only an end-of-stream frame.
 fn stream_error(code: &str, message: &str) -> Response {
-    let body = frame(0x02, &json!({ "error": { "code": code, "message": message } }));
+    let body = frame(
+        0x02,
+        &json!({ "error": { "code": code, "message": message } }),
+    );
     ([("content-type", "application/connect+json")], body).into_response()
 }
 
@@ -532,7 +659,9 @@ async fn start_process(State(inner): State<Shared>, headers: HeaderMap, body: By
     match &fault {
         Some(Fault::RateLimited { .. }) | Some(Fault::Status(_)) => {
             // Put it back for the shared handler to shape.
-            inner.faults.inject("process", fault.clone().unwrap_or(Fault::Status(500)), 1);
+            inner
+                .faults
+                .inject("process", fault.clone().unwrap_or(Fault::Status(500)), 1);
             if let Some(r) = fault_response(&inner, "process", true) {
                 return r;
             }
@@ -540,32 +669,55 @@ async fn start_process(State(inner): State<Shared>, headers: HeaderMap, body: By
         _ => {}
     }
     if !common::content_type_is(&headers, "application/connect+json") {
-        return (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported content type").into_response();
+        return (
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported content type",
+        )
+            .into_response();
     }
     let sandbox = match sandbox_of(&inner, &headers) {
         Ok(id) => id,
         Err(m) => return connect_error("unauthenticated", m),
     };
     if body.len() < 5 || body[0] != 0 {
-        return stream_error("invalid_argument", "the request must be one uncompressed Connect envelope");
+        return stream_error(
+            "invalid_argument",
+            "the request must be one uncompressed Connect envelope",
+        );
     }
     let len = u32::from_be_bytes([body[1], body[2], body[3], body[4]]) as usize;
     if body.len() != 5 + len {
-        return stream_error("invalid_argument", "the envelope length does not match the body");
+        return stream_error(
+            "invalid_argument",
+            "the envelope length does not match the body",
+        );
     }
     let request: StartRequest = match serde_json::from_slice(&body[5..]) {
         Ok(r) => r,
-        Err(e) => return stream_error("invalid_argument", &format!("invalid request message: {e}")),
+        Err(e) => {
+            return stream_error("invalid_argument", &format!("invalid request message: {e}"));
+        }
     };
     let deadline = match common::header(&headers, "connect-timeout-ms") {
         None => None,
         Some(ms) => match ms.parse::<u64>() {
             Ok(ms) => Some(Duration::from_millis(ms)),
-            Err(_) => return stream_error("invalid_argument", "Connect-Timeout-Ms must be a whole number"),
+            Err(_) => {
+                return stream_error(
+                    "invalid_argument",
+                    "Connect-Timeout-Ms must be a whole number",
+                );
+            }
         },
     };
-    if request.process.cmd != "/bin/sh" && request.process.cmd != "sh" && request.process.cmd != "/bin/bash" {
-        return stream_error("invalid_argument", "the fake runs only /bin/sh, sh or /bin/bash");
+    if request.process.cmd != "/bin/sh"
+        && request.process.cmd != "sh"
+        && request.process.cmd != "/bin/bash"
+    {
+        return stream_error(
+            "invalid_argument",
+            "the fake runs only /bin/sh, sh or /bin/bash",
+        );
     }
     let script = match request.process.args.as_slice() {
         [flag, script] if flag == "-c" => script.clone(),
@@ -576,7 +728,12 @@ async fn start_process(State(inner): State<Shared>, headers: HeaderMap, body: By
         None => inner.disk.root().to_path_buf(),
         Some(dir) => match inner.disk.guard(dir) {
             Some(p) => p,
-            None => return stream_error("invalid_argument", "cwd is outside the fake sandbox's directory"),
+            None => {
+                return stream_error(
+                    "invalid_argument",
+                    "cwd is outside the fake sandbox's directory",
+                );
+            }
         },
     };
     let mut proc = match common::spawn(&script, &cwd, &request.process.envs) {
@@ -584,14 +741,26 @@ async fn start_process(State(inner): State<Shared>, headers: HeaderMap, body: By
         Err(e) => return stream_error("internal", &format!("failed to start the process: {e}")),
     };
     let pid = proc.pid;
-    if let Some(sbx) = inner.sandboxes.lock().unwrap_or_else(|p| p.into_inner()).get_mut(&sandbox) {
+    if let Some(sbx) = inner
+        .sandboxes
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get_mut(&sandbox)
+    {
         sbx.pids.push(pid);
     }
     let drop_mid_stream = fault == Some(Fault::DropConnection);
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(32);
     tokio::spawn(async move {
         let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
-        if tx.send(Ok(frame(0, &json!({ "event": { "start": { "pid": pid } } })))).await.is_err() {
+        if tx
+            .send(Ok(frame(
+                0,
+                &json!({ "event": { "start": { "pid": pid } } }),
+            )))
+            .await
+            .is_err()
+        {
             common::kill_group(pid);
             return;
         }
@@ -599,7 +768,10 @@ async fn start_process(State(inner): State<Shared>, headers: HeaderMap, body: By
             tokio::time::sleep(Duration::from_millis(50)).await;
             common::kill_group(pid);
             let _ = tx
-                .send(Err(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "fault injection: connection dropped")))
+                .send(Err(std::io::Error::new(
+                    std::io::ErrorKind::ConnectionReset,
+                    "fault injection: connection dropped",
+                )))
                 .await;
             return;
         }
@@ -619,7 +791,9 @@ async fn start_process(State(inner): State<Shared>, headers: HeaderMap, body: By
             let message = match event {
                 ProcEvent::Stdout(b) => json!({ "event": { "data": { "stdout": b64(&b) } } }),
                 ProcEvent::Stderr(b) => json!({ "event": { "data": { "stderr": b64(&b) } } }),
-                ProcEvent::Exit { code: Some(code), .. } => {
+                ProcEvent::Exit {
+                    code: Some(code), ..
+                } => {
                     json!({ "event": { "end": { "exitCode": code, "exited": true, "status": format!("exit status {code}") } } })
                 }
                 ProcEvent::Exit { .. } => {
@@ -633,7 +807,9 @@ async fn start_process(State(inner): State<Shared>, headers: HeaderMap, body: By
         }
         let _ = tx.send(Ok(frame(0x02, &json!({})))).await;
     });
-    let stream = futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) });
+    let stream = futures::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|item| (item, rx))
+    });
     Response::builder()
         .status(StatusCode::OK)
         .header("content-type", "application/connect+json")
@@ -671,7 +847,10 @@ async fn send_signal(State(inner): State<Shared>, headers: HeaderMap, body: Byte
         Err(e) => return connect_error("invalid_argument", format!("invalid request body: {e}")),
     };
     if !matches!(request.signal.as_str(), "SIGNAL_SIGKILL" | "SIGNAL_SIGTERM") {
-        return connect_error("invalid_argument", format!("unknown signal {:?}", request.signal));
+        return connect_error(
+            "invalid_argument",
+            format!("unknown signal {:?}", request.signal),
+        );
     }
     let Some(pid) = request.process.pid else {
         let tag = request.process.tag.unwrap_or_default();

@@ -14,6 +14,9 @@
 //! Fault routes: `create`, `get`, `wait`, `execute`, `wait_command`,
 //! `kill`, `files`, `shutdown`.
 
+// Handlers build ready-made error responses and pass them up with `?`.
+#![allow(clippy::result_large_err)]
+
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -73,7 +76,10 @@ impl FakeRunloop {
             .route(d, get(get_devbox))
             .route(&format!("{d}/wait_for_status"), post(wait_devbox))
             .route(&format!("{d}/execute"), post(execute))
-            .route(&format!("{d}/executions/{{eid}}/wait_for_status"), post(wait_execution))
+            .route(
+                &format!("{d}/executions/{{eid}}/wait_for_status"),
+                post(wait_execution),
+            )
             .route(&format!("{d}/executions/{{eid}}/kill"), post(kill))
             .route(&format!("{d}/download_file"), post(download_file))
             .route(&format!("{d}/upload_file"), post(upload_file))
@@ -106,13 +112,21 @@ impl FakeRunloop {
 
     /// How many devboxes are not shut down.
     pub fn live_devboxes(&self) -> usize {
-        let devboxes = self.inner.devboxes.lock().unwrap_or_else(|p| p.into_inner());
+        let devboxes = self
+            .inner
+            .devboxes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
         devboxes.values().filter(|d| d.status != "shutdown").count()
     }
 
     /// How many executions each devbox ran, summed.
     pub fn executions(&self) -> usize {
-        let devboxes = self.inner.devboxes.lock().unwrap_or_else(|p| p.into_inner());
+        let devboxes = self
+            .inner
+            .devboxes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
         devboxes.values().map(|d| d.executions.len()).sum()
     }
 }
@@ -146,7 +160,10 @@ fn check(inner: &Inner, route: &str, headers: &HeaderMap) -> Result<(), Response
     }
 }
 
-fn json_body<T: serde::de::DeserializeOwned>(headers: &HeaderMap, body: &[u8]) -> Result<T, Response> {
+fn json_body<T: serde::de::DeserializeOwned>(
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<T, Response> {
     if !common::content_type_is(headers, "application/json") {
         return Err(error(400, "Content-Type must be application/json"));
     }
@@ -211,31 +228,65 @@ async fn create(State(inner): State<Shared>, headers: HeaderMap, body: Bytes) ->
         Ok(r) => r,
         Err(r) => return r,
     };
-    let chosen = [&request.blueprint_id, &request.blueprint_name, &request.snapshot_id].iter().filter(|v| v.is_some()).count();
+    let chosen = [
+        &request.blueprint_id,
+        &request.blueprint_name,
+        &request.snapshot_id,
+    ]
+    .iter()
+    .filter(|v| v.is_some())
+    .count();
     if chosen > 1 {
-        return error(400, "only one of blueprint_id, blueprint_name and snapshot_id may be given");
+        return error(
+            400,
+            "only one of blueprint_id, blueprint_name and snapshot_id may be given",
+        );
     }
     let request_id = common::header(&headers, "x-request-id").map(str::to_owned);
     if let Some(rid) = &request_id {
-        let known = inner.request_ids.lock().unwrap_or_else(|p| p.into_inner()).get(rid).cloned();
+        let known = inner
+            .request_ids
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(rid)
+            .cloned();
         if let Some(id) = known {
             let devboxes = inner.devboxes.lock().unwrap_or_else(|p| p.into_inner());
-            let status = devboxes.get(&id).map(|d| d.status.clone()).unwrap_or_default();
+            let status = devboxes
+                .get(&id)
+                .map(|d| d.status.clone())
+                .unwrap_or_default();
             return axum::Json(view(&id, &status)).into_response();
         }
     }
     let id = format!("dbx_{}", uuid::Uuid::new_v4().simple());
-    inner.devboxes.lock().unwrap_or_else(|p| p.into_inner()).insert(
-        id.clone(),
-        Devbox { status: "provisioning".to_owned(), executions: HashMap::new(), by_command_id: HashMap::new() },
-    );
+    inner
+        .devboxes
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(
+            id.clone(),
+            Devbox {
+                status: "provisioning".to_owned(),
+                executions: HashMap::new(),
+                by_command_id: HashMap::new(),
+            },
+        );
     if let Some(rid) = request_id {
-        inner.request_ids.lock().unwrap_or_else(|p| p.into_inner()).insert(rid, id.clone());
+        inner
+            .request_ids
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(rid, id.clone());
     }
     axum::Json(view(&id, "provisioning")).into_response()
 }
 
-async fn get_devbox(State(inner): State<Shared>, UrlPath(id): UrlPath<String>, headers: HeaderMap) -> Response {
+async fn get_devbox(
+    State(inner): State<Shared>,
+    UrlPath(id): UrlPath<String>,
+    headers: HeaderMap,
+) -> Response {
     if let Err(r) = check(&inner, "get", &headers) {
         return r;
     }
@@ -246,8 +297,16 @@ async fn get_devbox(State(inner): State<Shared>, UrlPath(id): UrlPath<String>, h
     }
 }
 
-const DEVBOX_STATUSES: [&str; 8] =
-    ["provisioning", "initializing", "running", "suspending", "suspended", "resuming", "failure", "shutdown"];
+const DEVBOX_STATUSES: [&str; 8] = [
+    "provisioning",
+    "initializing",
+    "running",
+    "suspending",
+    "suspended",
+    "resuming",
+    "failure",
+    "shutdown",
+];
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -256,7 +315,12 @@ struct WaitDevbox {
     timeout_seconds: Option<u64>,
 }
 
-async fn wait_devbox(State(inner): State<Shared>, UrlPath(id): UrlPath<String>, headers: HeaderMap, body: Bytes) -> Response {
+async fn wait_devbox(
+    State(inner): State<Shared>,
+    UrlPath(id): UrlPath<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     if let Err(r) = check(&inner, "wait", &headers) {
         return r;
     }
@@ -264,14 +328,21 @@ async fn wait_devbox(State(inner): State<Shared>, UrlPath(id): UrlPath<String>, 
         Ok(r) => r,
         Err(r) => return r,
     };
-    if request.statuses.is_empty() || request.statuses.iter().any(|s| !DEVBOX_STATUSES.contains(&s.as_str())) {
+    if request.statuses.is_empty()
+        || request
+            .statuses
+            .iter()
+            .any(|s| !DEVBOX_STATUSES.contains(&s.as_str()))
+    {
         return error(400, "statuses must list at least one devbox status");
     }
     if request.timeout_seconds.is_some_and(|t| t > 30) {
         return error(400, "timeout_seconds may be at most 30");
     }
     let mut devboxes = inner.devboxes.lock().unwrap_or_else(|p| p.into_inner());
-    let Some(devbox) = devboxes.get_mut(&id) else { return error(404, format!("devbox {id} not found")) };
+    let Some(devbox) = devboxes.get_mut(&id) else {
+        return error(404, format!("devbox {id} not found"));
+    };
     if devbox.status == "provisioning" {
         devbox.status = "running".to_owned();
     }
@@ -292,7 +363,11 @@ struct ExecuteRequest {
 }
 
 fn execution_view(devbox_id: &str, execution_id: &str, execution: &Execution) -> Value {
-    let c = execution.output.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    let c = execution
+        .output
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone();
     let finished = *execution.done.borrow();
     if finished {
         json!({
@@ -310,7 +385,12 @@ fn execution_view(devbox_id: &str, execution_id: &str, execution: &Execution) ->
     }
 }
 
-async fn execute(State(inner): State<Shared>, UrlPath(id): UrlPath<String>, headers: HeaderMap, body: Bytes) -> Response {
+async fn execute(
+    State(inner): State<Shared>,
+    UrlPath(id): UrlPath<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     if let Err(r) = check(&inner, "execute", &headers) {
         return r;
     }
@@ -329,9 +409,14 @@ async fn execute(State(inner): State<Shared>, UrlPath(id): UrlPath<String>, head
     }
     let (execution_id, mut done) = {
         let mut devboxes = inner.devboxes.lock().unwrap_or_else(|p| p.into_inner());
-        let Some(devbox) = devboxes.get_mut(&id) else { return error(404, format!("devbox {id} not found")) };
+        let Some(devbox) = devboxes.get_mut(&id) else {
+            return error(404, format!("devbox {id} not found"));
+        };
         if devbox.status != "running" {
-            return error(400, format!("devbox {id} is {}, not running", devbox.status));
+            return error(
+                400,
+                format!("devbox {id} is {}, not running", devbox.status),
+            );
         }
         match devbox.by_command_id.get(&request.command_id) {
             // The same command_id again: the same execution, not a new run.
@@ -343,14 +428,23 @@ async fn execute(State(inner): State<Shared>, UrlPath(id): UrlPath<String>, head
                 }
             }
             None => {
-                let proc = match common::spawn(&request.command, inner.disk.root(), &HashMap::new()) {
+                let proc = match common::spawn(&request.command, inner.disk.root(), &HashMap::new())
+                {
                     Ok(p) => p,
                     Err(e) => return error(500, format!("failed to start the command: {e}")),
                 };
                 let (output, done) = common::collect(proc);
                 let eid = format!("exe_{}", uuid::Uuid::new_v4().simple());
-                devbox.executions.insert(eid.clone(), Execution { output, done: done.clone() });
-                devbox.by_command_id.insert(request.command_id.clone(), eid.clone());
+                devbox.executions.insert(
+                    eid.clone(),
+                    Execution {
+                        output,
+                        done: done.clone(),
+                    },
+                );
+                devbox
+                    .by_command_id
+                    .insert(request.command_id.clone(), eid.clone());
                 (eid, done)
             }
         }
@@ -359,8 +453,13 @@ async fn execute(State(inner): State<Shared>, UrlPath(id): UrlPath<String>, head
         let _ = tokio::time::timeout(Duration::from_secs(secs), done.wait_for(|d| *d)).await;
     }
     let devboxes = inner.devboxes.lock().unwrap_or_else(|p| p.into_inner());
-    match devboxes.get(&id).and_then(|d| d.executions.get(&execution_id)) {
-        Some(execution) => axum::Json(execution_view(&id, &execution_id, execution)).into_response(),
+    match devboxes
+        .get(&id)
+        .and_then(|d| d.executions.get(&execution_id))
+    {
+        Some(execution) => {
+            axum::Json(execution_view(&id, &execution_id, execution)).into_response()
+        }
         None => error(404, "execution not found"),
     }
 }
@@ -374,12 +473,24 @@ struct WaitExecution {
     last_n: Option<String>,
 }
 
-fn execution_done(inner: &Inner, id: &str, eid: &str) -> Option<tokio::sync::watch::Receiver<bool>> {
+fn execution_done(
+    inner: &Inner,
+    id: &str,
+    eid: &str,
+) -> Option<tokio::sync::watch::Receiver<bool>> {
     let devboxes = inner.devboxes.lock().unwrap_or_else(|p| p.into_inner());
-    devboxes.get(id).and_then(|d| d.executions.get(eid)).map(|e| e.done.clone())
+    devboxes
+        .get(id)
+        .and_then(|d| d.executions.get(eid))
+        .map(|e| e.done.clone())
 }
 
-async fn wait_execution(State(inner): State<Shared>, UrlPath((id, eid)): UrlPath<(String, String)>, headers: HeaderMap, body: Bytes) -> Response {
+async fn wait_execution(
+    State(inner): State<Shared>,
+    UrlPath((id, eid)): UrlPath<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     if let Err(r) = check(&inner, "wait_command", &headers) {
         return r;
     }
@@ -387,15 +498,31 @@ async fn wait_execution(State(inner): State<Shared>, UrlPath((id, eid)): UrlPath
         Ok(r) => r,
         Err(r) => return r,
     };
-    if request.statuses.is_empty() || request.statuses.iter().any(|s| !["queued", "running", "completed"].contains(&s.as_str())) {
+    if request.statuses.is_empty()
+        || request
+            .statuses
+            .iter()
+            .any(|s| !["queued", "running", "completed"].contains(&s.as_str()))
+    {
         return error(400, "statuses must list queued, running or completed");
     }
-    let Some(mut done) = execution_done(&inner, &id, &eid) else { return error(404, format!("execution {eid} not found")) };
-    let wants_running = request.statuses.iter().any(|s| s == "running" || s == "queued");
+    let Some(mut done) = execution_done(&inner, &id, &eid) else {
+        return error(404, format!("execution {eid} not found"));
+    };
+    let wants_running = request
+        .statuses
+        .iter()
+        .any(|s| s == "running" || s == "queued");
     if !wants_running {
         let hold = Duration::from_secs(request.timeout_seconds.unwrap_or(10).min(30));
-        if tokio::time::timeout(hold, done.wait_for(|d| *d)).await.is_err() {
-            return error(408, "the execution did not reach the requested status in time");
+        if tokio::time::timeout(hold, done.wait_for(|d| *d))
+            .await
+            .is_err()
+        {
+            return error(
+                408,
+                "the execution did not reach the requested status in time",
+            );
         }
     }
     let devboxes = inner.devboxes.lock().unwrap_or_else(|p| p.into_inner());
@@ -411,12 +538,19 @@ struct KillRequest {
     kill_process_group: Option<bool>,
 }
 
-async fn kill(State(inner): State<Shared>, UrlPath((id, eid)): UrlPath<(String, String)>, headers: HeaderMap, body: Bytes) -> Response {
+async fn kill(
+    State(inner): State<Shared>,
+    UrlPath((id, eid)): UrlPath<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     if let Err(r) = check(&inner, "kill", &headers) {
         return r;
     }
     let request: KillRequest = if body.is_empty() {
-        KillRequest { kill_process_group: None }
+        KillRequest {
+            kill_process_group: None,
+        }
     } else {
         match json_body(&headers, &body) {
             Ok(r) => r,
@@ -428,13 +562,20 @@ async fn kill(State(inner): State<Shared>, UrlPath((id, eid)): UrlPath<(String, 
         let Some(execution) = devboxes.get(&id).and_then(|d| d.executions.get(&eid)) else {
             return error(404, format!("execution {eid} not found"));
         };
-        let pgid = execution.output.lock().unwrap_or_else(|p| p.into_inner()).pgid;
+        let pgid = execution
+            .output
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .pgid;
         (pgid, execution.done.clone())
     };
     if request.kill_process_group.unwrap_or(false) {
         common::kill_group(pgid);
     } else {
-        let _ = std::process::Command::new("kill").arg("-KILL").arg(pgid.to_string()).status();
+        let _ = std::process::Command::new("kill")
+            .arg("-KILL")
+            .arg(pgid.to_string())
+            .status();
     }
     let _ = tokio::time::timeout(Duration::from_secs(2), done.wait_for(|d| *d)).await;
     let devboxes = inner.devboxes.lock().unwrap_or_else(|p| p.into_inner());
@@ -448,7 +589,10 @@ fn running(inner: &Inner, id: &str) -> Result<(), Response> {
     let devboxes = inner.devboxes.lock().unwrap_or_else(|p| p.into_inner());
     match devboxes.get(id) {
         Some(d) if d.status == "running" => Ok(()),
-        Some(d) => Err(error(400, format!("devbox {id} is {}, not running", d.status))),
+        Some(d) => Err(error(
+            400,
+            format!("devbox {id} is {}, not running", d.status),
+        )),
         None => Err(error(404, format!("devbox {id} not found"))),
     }
 }
@@ -459,7 +603,12 @@ struct DownloadRequest {
     path: String,
 }
 
-async fn download_file(State(inner): State<Shared>, UrlPath(id): UrlPath<String>, headers: HeaderMap, body: Bytes) -> Response {
+async fn download_file(
+    State(inner): State<Shared>,
+    UrlPath(id): UrlPath<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     if let Err(r) = check(&inner, "files", &headers).and_then(|()| running(&inner, &id)) {
         return r;
     }
@@ -468,7 +617,13 @@ async fn download_file(State(inner): State<Shared>, UrlPath(id): UrlPath<String>
         Err(r) => return r,
     };
     let Some(path) = inner.disk.guard(&request.path) else {
-        return error(400, format!("path {} is outside the fake devbox's directory", request.path));
+        return error(
+            400,
+            format!(
+                "path {} is outside the fake devbox's directory",
+                request.path
+            ),
+        );
     };
     if path.is_dir() {
         return error(400, format!("{} is a directory", request.path));
@@ -480,7 +635,11 @@ async fn download_file(State(inner): State<Shared>, UrlPath(id): UrlPath<String>
     }
 }
 
-async fn upload_file(State(inner): State<Shared>, UrlPath(id): UrlPath<String>, request: Request) -> Response {
+async fn upload_file(
+    State(inner): State<Shared>,
+    UrlPath(id): UrlPath<String>,
+    request: Request,
+) -> Response {
     let headers = request.headers().clone();
     if let Err(r) = check(&inner, "files", &headers).and_then(|()| running(&inner, &id)) {
         return r;
@@ -507,30 +666,50 @@ async fn upload_file(State(inner): State<Shared>, UrlPath(id): UrlPath<String>, 
         match name.as_str() {
             "path" => target = Some(String::from_utf8_lossy(&bytes).into_owned()),
             "file" => content = Some(bytes),
-            other => return error(400, format!("unexpected form field {other:?}; expected path and file")),
+            other => {
+                return error(
+                    400,
+                    format!("unexpected form field {other:?}; expected path and file"),
+                );
+            }
         }
     }
     let (Some(target), Some(content)) = (target, content) else {
         return error(400, "the form needs both path and file");
     };
     let Some(path) = inner.disk.guard(&target) else {
-        return error(400, format!("path {target} is outside the fake devbox's directory"));
+        return error(
+            400,
+            format!("path {target} is outside the fake devbox's directory"),
+        );
     };
     match common::write_atomic(&path, &content, false) {
         Ok(()) => axum::Json(json!({})).into_response(),
-        Err(e) if common::is_missing(&e) => error(400, format!("the directory of {target} does not exist")),
+        Err(e) if common::is_missing(&e) => {
+            error(400, format!("the directory of {target} does not exist"))
+        }
         Err(e) => error(400, format!("{target}: {e}")),
     }
 }
 
-async fn shutdown(State(inner): State<Shared>, UrlPath(id): UrlPath<String>, headers: HeaderMap) -> Response {
+async fn shutdown(
+    State(inner): State<Shared>,
+    UrlPath(id): UrlPath<String>,
+    headers: HeaderMap,
+) -> Response {
     if let Err(r) = check(&inner, "shutdown", &headers) {
         return r;
     }
     let mut devboxes = inner.devboxes.lock().unwrap_or_else(|p| p.into_inner());
-    let Some(devbox) = devboxes.get_mut(&id) else { return error(404, format!("devbox {id} not found")) };
+    let Some(devbox) = devboxes.get_mut(&id) else {
+        return error(404, format!("devbox {id} not found"));
+    };
     for execution in devbox.executions.values() {
-        let pgid = execution.output.lock().unwrap_or_else(|p| p.into_inner()).pgid;
+        let pgid = execution
+            .output
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .pgid;
         common::kill_group(pgid);
     }
     devbox.status = "shutdown".to_owned();

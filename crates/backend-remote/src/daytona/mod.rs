@@ -58,12 +58,18 @@ impl DaytonaSandbox {
             "labels": config.labels,
         });
         let fields = [
-            ("snapshot", config.snapshot.clone().map(serde_json::Value::from)),
+            (
+                "snapshot",
+                config.snapshot.clone().map(serde_json::Value::from),
+            ),
             ("target", config.target.clone().map(serde_json::Value::from)),
             ("cpu", config.cpu.map(serde_json::Value::from)),
             ("memory", config.memory_gib.map(serde_json::Value::from)),
             ("disk", config.disk_gib.map(serde_json::Value::from)),
-            ("autoStopInterval", config.auto_stop_minutes.map(serde_json::Value::from)),
+            (
+                "autoStopInterval",
+                config.auto_stop_minutes.map(serde_json::Value::from),
+            ),
         ];
         for (name, value) in fields {
             if let Some(value) = value {
@@ -73,7 +79,9 @@ impl DaytonaSandbox {
         let url = format!("{}/sandbox", config.api_url);
         let response = client
             .send("create sandbox", Retry::Throttled, |http| {
-                http.post(&url).bearer_auth(config.api_key.expose()).json(&body)
+                http.post(&url)
+                    .bearer_auth(config.api_key.expose())
+                    .json(&body)
             })
             .await
             .map_err(|e| e.with_operation(Operation::Create))?;
@@ -96,8 +104,10 @@ impl DaytonaSandbox {
         };
         let Some(proxy) = started.toolbox_proxy_url else {
             let _ = api.delete().await;
-            return Err(Error::internal("Daytona returned a started sandbox without a toolboxProxyUrl")
-                .with_operation(Operation::Create));
+            return Err(Error::internal(
+                "Daytona returned a started sandbox without a toolboxProxyUrl",
+            )
+            .with_operation(Operation::Create));
         };
         let toolbox = Toolbox {
             client,
@@ -123,7 +133,6 @@ impl DaytonaSandbox {
     }
 }
 
-
 impl Api {
     async fn get(&self) -> Result<SandboxDto> {
         let url = format!("{}/sandbox/{}", self.api_url, self.sandbox_id);
@@ -136,7 +145,11 @@ impl Api {
         self.client.read_json("get sandbox", response).await
     }
 
-    async fn wait_started(&self, mut dto: SandboxDto, config: &DaytonaConfig) -> Result<SandboxDto> {
+    async fn wait_started(
+        &self,
+        mut dto: SandboxDto,
+        config: &DaytonaConfig,
+    ) -> Result<SandboxDto> {
         let began = Instant::now();
         loop {
             match dto.state.as_deref() {
@@ -145,7 +158,10 @@ impl Api {
                     let reason = dto.error_reason.as_deref().unwrap_or("no reason given");
                     return Err(Error::new(
                         ErrorKind::Unavailable,
-                        format!("Daytona sandbox {} ended in state {state}: {reason}", self.sandbox_id),
+                        format!(
+                            "Daytona sandbox {} ended in state {state}: {reason}",
+                            self.sandbox_id
+                        ),
                     )
                     .with_context("provider", "Daytona"));
                 }

@@ -75,7 +75,11 @@ struct Session {
 }
 
 impl Session {
-    async fn get_json<T: serde::de::DeserializeOwned>(&self, call: &'static str, path: &str) -> Result<T> {
+    async fn get_json<T: serde::de::DeserializeOwned>(
+        &self,
+        call: &'static str,
+        path: &str,
+    ) -> Result<T> {
         let url = format!("{}/process/session/{}/{path}", self.base, self.id);
         let response = self
             .client
@@ -97,10 +101,10 @@ impl Session {
                 http.delete(&url).bearer_auth(self.api_key.expose())
             })
             .await;
-        if let Err(e) = outcome {
-            if e.kind() != ErrorKind::FileNotFound {
-                tracing::warn!(error = %e, session = %self.id, "could not delete a Daytona session");
-            }
+        if let Err(e) = outcome
+            && e.kind() != ErrorKind::FileNotFound
+        {
+            tracing::warn!(error = %e, session = %self.id, "could not delete a Daytona session");
         }
     }
 }
@@ -138,7 +142,9 @@ impl Remote for Toolbox {
         let body = json!({ "sessionId": session.id });
         self.client
             .send("create session", Retry::Throttled, |http| {
-                http.post(&create_url).bearer_auth(self.api_key.expose()).json(&body)
+                http.post(&create_url)
+                    .bearer_auth(self.api_key.expose())
+                    .json(&body)
             })
             .await?;
         let exec_url = format!("{}/process/session/{}/exec", self.base, session.id);
@@ -147,7 +153,9 @@ impl Remote for Toolbox {
         let started = self
             .client
             .send("execute command", Retry::Never, |http| {
-                http.post(&exec_url).bearer_auth(self.api_key.expose()).json(&body)
+                http.post(&exec_url)
+                    .bearer_auth(self.api_key.expose())
+                    .json(&body)
             })
             .await;
         let exec: ExecResponse = match started {
@@ -168,28 +176,39 @@ impl Remote for Toolbox {
         let cmd_id = exec.cmd_id;
         let outcome = async move {
             let exit_code = loop {
-                let command: CommandDto = watcher.get_json("get command", &format!("command/{cmd_id}")).await?;
+                let command: CommandDto = watcher
+                    .get_json("get command", &format!("command/{cmd_id}"))
+                    .await?;
                 if let Some(code) = command.exit_code {
                     break code;
                 }
                 tokio::time::sleep(poll).await;
             };
-            let logs: LogsDto = watcher.get_json("get command logs", &format!("command/{cmd_id}/logs")).await?;
+            let logs: LogsDto = watcher
+                .get_json("get command logs", &format!("command/{cmd_id}/logs"))
+                .await?;
             watcher.delete().await;
             Ok::<_, Error>(vec![
                 RawEvent::Stdout(logs.stdout.into_bytes()),
                 RawEvent::Stderr(logs.stderr.into_bytes()),
-                RawEvent::Exit { code: Some(exit_code), signal: None },
+                RawEvent::Exit {
+                    code: Some(exit_code),
+                    signal: None,
+                },
             ])
         };
-        let events: RawStream = Box::pin(
-            futures::stream::once(outcome).flat_map(|result| match result {
-                Ok(events) => futures::stream::iter(events.into_iter().map(Ok).collect::<Vec<_>>()),
-                Err(e) => futures::stream::iter(vec![Err(e)]),
-            }),
-        );
+        let events: RawStream =
+            Box::pin(
+                futures::stream::once(outcome).flat_map(|result| match result {
+                    Ok(events) => {
+                        futures::stream::iter(events.into_iter().map(Ok).collect::<Vec<_>>())
+                    }
+                    Err(e) => futures::stream::iter(vec![Err(e)]),
+                }),
+            );
         let kill = Box::new(move || {
-            Box::pin(async move { session.delete().await }) as futures::future::BoxFuture<'static, ()>
+            Box::pin(async move { session.delete().await })
+                as futures::future::BoxFuture<'static, ()>
         });
         Ok(Running { events, kill })
     }
@@ -199,7 +218,9 @@ impl Remote for Toolbox {
         let response = self
             .client
             .send("download file", Retry::Idempotent, |http| {
-                http.get(&url).bearer_auth(self.api_key.expose()).query(&[("path", abs)])
+                http.get(&url)
+                    .bearer_auth(self.api_key.expose())
+                    .query(&[("path", abs)])
             })
             .await?;
         self.client.read_bytes("download file", response).await
@@ -214,7 +235,9 @@ impl Remote for Toolbox {
                 let form = reqwest::multipart::Form::new()
                     .text("files[0].path", abs.to_owned())
                     .part("files[0].file", part);
-                http.post(&url).bearer_auth(self.api_key.expose()).multipart(form)
+                http.post(&url)
+                    .bearer_auth(self.api_key.expose())
+                    .multipart(form)
             })
             .await
             .map(drop)
@@ -225,7 +248,9 @@ impl Remote for Toolbox {
         let outcome = self
             .client
             .send("file info", Retry::Idempotent, |http| {
-                http.get(&url).bearer_auth(self.api_key.expose()).query(&[("path", abs)])
+                http.get(&url)
+                    .bearer_auth(self.api_key.expose())
+                    .query(&[("path", abs)])
             })
             .await;
         match outcome {
@@ -243,7 +268,9 @@ impl Remote for Toolbox {
         let response = self
             .client
             .send("list files", Retry::Idempotent, |http| {
-                http.get(&url).bearer_auth(self.api_key.expose()).query(&[("path", abs)])
+                http.get(&url)
+                    .bearer_auth(self.api_key.expose())
+                    .query(&[("path", abs)])
             })
             .await?;
         let list: Vec<FileInfoDto> = self.client.read_json("list files", response).await?;

@@ -51,12 +51,21 @@ pub(crate) fn kind_of(code: &str) -> ErrorKind {
 pub(crate) fn end_stream_error(payload: &[u8]) -> Option<Error> {
     let value: serde_json::Value = serde_json::from_slice(payload).ok()?;
     let error = value.get("error")?;
-    let code = error.get("code").and_then(|c| c.as_str()).unwrap_or("unknown");
-    let message = error.get("message").and_then(|m| m.as_str()).unwrap_or("no message");
+    let code = error
+        .get("code")
+        .and_then(|c| c.as_str())
+        .unwrap_or("unknown");
+    let message = error
+        .get("message")
+        .and_then(|m| m.as_str())
+        .unwrap_or("no message");
     Some(
-        Error::new(kind_of(code), format!("E2B process stream ended with {code}: {message}"))
-            .with_context("provider", "E2B")
-            .with_retryable(code == "unavailable"),
+        Error::new(
+            kind_of(code),
+            format!("E2B process stream ended with {code}: {message}"),
+        )
+        .with_context("provider", "E2B")
+        .with_retryable(code == "unavailable"),
     )
 }
 
@@ -79,7 +88,8 @@ mod tests {
 
     #[test]
     fn end_stream_error_keeps_code_and_message() {
-        let e = end_stream_error(br#"{"error":{"code":"not_found","message":"no such dir"}}"#).expect("error");
+        let e = end_stream_error(br#"{"error":{"code":"not_found","message":"no such dir"}}"#)
+            .expect("error");
         assert_eq!(e.kind(), ErrorKind::FileNotFound);
         assert!(e.message().contains("no such dir"));
         assert!(end_stream_error(b"{}").is_none());

@@ -35,7 +35,13 @@ impl Envd {
     }
 
     /// A unary Connect call with a JSON body.
-    async fn unary(&self, call: &'static str, path: &str, body: Value, retry: Retry) -> Result<Value> {
+    async fn unary(
+        &self,
+        call: &'static str,
+        path: &str,
+        body: Value,
+        retry: Retry,
+    ) -> Result<Value> {
         let url = format!("{}/{path}", self.base);
         let body = body.to_string();
         let response = self
@@ -60,7 +66,11 @@ fn entry(value: &Value) -> Entry {
     };
     let kind = value.get("type").and_then(Value::as_str).unwrap_or("");
     Entry {
-        name: value.get("name").and_then(Value::as_str).unwrap_or("").to_owned(),
+        name: value
+            .get("name")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned(),
         is_dir: kind == "FILE_TYPE_DIRECTORY",
         is_symlink: kind == "FILE_TYPE_SYMLINK",
         size,
@@ -130,7 +140,9 @@ impl ProcessEvent {
     fn parse(payload: &[u8]) -> Result<Option<ProcessEvent>> {
         let value: Value = serde_json::from_slice(payload)
             .map_err(|e| Error::internal(format!("E2B sent a frame that is not JSON: {e}")))?;
-        let Some(event) = value.get("event") else { return Ok(None) };
+        let Some(event) = value.get("event") else {
+            return Ok(None);
+        };
         let b64 = |v: &Value| {
             base64::engine::general_purpose::STANDARD
                 .decode(v.as_str().unwrap_or(""))
@@ -156,9 +168,15 @@ impl ProcessEvent {
             let code = end.get("exitCode").and_then(Value::as_i64).unwrap_or(0) as i32;
             let status = end.get("status").and_then(Value::as_str).unwrap_or("");
             let event = if exited {
-                RawEvent::Exit { code: Some(code), signal: None }
+                RawEvent::Exit {
+                    code: Some(code),
+                    signal: None,
+                }
             } else {
-                RawEvent::Exit { code: None, signal: Some(signal_number(status)) }
+                RawEvent::Exit {
+                    code: None,
+                    signal: Some(signal_number(status)),
+                }
             };
             return Ok(Some(ProcessEvent::Output(event)));
         }
@@ -224,26 +242,28 @@ impl Remote for Envd {
                 ));
             }
         };
-        let events: RawStream = Box::pin(futures::stream::unfold(frames, |mut frames| async move {
-            if frames.done {
-                return None;
-            }
-            match frames.next_event().await {
-                Ok(Some(ProcessEvent::Output(event))) => Some((Ok(event), frames)),
-                Ok(Some(ProcessEvent::Start(_))) => Some((
-                    Err(Error::internal("E2B sent a second start event")),
-                    frames,
-                )),
-                Ok(None) => None,
-                Err(e) => Some((Err(e), frames)),
-            }
-        }));
+        let events: RawStream =
+            Box::pin(futures::stream::unfold(frames, |mut frames| async move {
+                if frames.done {
+                    return None;
+                }
+                match frames.next_event().await {
+                    Ok(Some(ProcessEvent::Output(event))) => Some((Ok(event), frames)),
+                    Ok(Some(ProcessEvent::Start(_))) => Some((
+                        Err(Error::internal("E2B sent a second start event")),
+                        frames,
+                    )),
+                    Ok(None) => None,
+                    Err(e) => Some((Err(e), frames)),
+                }
+            }));
         let client = self.client.clone();
         let signal_url = format!("{}/process.Process/SendSignal", self.base);
         let token = self.token.clone();
         let kill = Box::new(move || {
             Box::pin(async move {
-                let body = json!({ "process": { "pid": pid }, "signal": "SIGNAL_SIGKILL" }).to_string();
+                let body =
+                    json!({ "process": { "pid": pid }, "signal": "SIGNAL_SIGKILL" }).to_string();
                 let outcome = client
                     .send("kill process", Retry::Idempotent, |http| {
                         let request = http
@@ -283,7 +303,9 @@ impl Remote for Envd {
             .send("upload file", Retry::Idempotent, |http| {
                 let part = reqwest::multipart::Part::bytes(content.clone()).file_name(name.clone());
                 let form = reqwest::multipart::Form::new().part("file", part);
-                self.auth(http.post(&url)).query(&[("path", abs)]).multipart(form)
+                self.auth(http.post(&url))
+                    .query(&[("path", abs)])
+                    .multipart(form)
             })
             .await
             .map(drop)
@@ -291,7 +313,12 @@ impl Remote for Envd {
 
     async fn stat(&self, abs: &str) -> Result<Option<Entry>> {
         match self
-            .unary("stat", "filesystem.Filesystem/Stat", json!({ "path": abs }), Retry::Idempotent)
+            .unary(
+                "stat",
+                "filesystem.Filesystem/Stat",
+                json!({ "path": abs }),
+                Retry::Idempotent,
+            )
             .await
         {
             Ok(value) => Ok(value.get("entry").map(entry)),
@@ -318,7 +345,12 @@ impl Remote for Envd {
 
     async fn make_dir(&self, abs: &str) -> Result<()> {
         match self
-            .unary("make directory", "filesystem.Filesystem/MakeDir", json!({ "path": abs }), Retry::Throttled)
+            .unary(
+                "make directory",
+                "filesystem.Filesystem/MakeDir",
+                json!({ "path": abs }),
+                Retry::Throttled,
+            )
             .await
         {
             Ok(_) => Ok(()),
@@ -329,7 +361,12 @@ impl Remote for Envd {
 
     async fn remove(&self, abs: &str) -> Result<()> {
         match self
-            .unary("remove", "filesystem.Filesystem/Remove", json!({ "path": abs }), Retry::Idempotent)
+            .unary(
+                "remove",
+                "filesystem.Filesystem/Remove",
+                json!({ "path": abs }),
+                Retry::Idempotent,
+            )
             .await
         {
             Ok(_) => Ok(()),

@@ -63,7 +63,9 @@ impl E2bSandbox {
         let url = format!("{}/v2/sandboxes", config.api_url);
         let response = client
             .send("create sandbox", Retry::Throttled, |http| {
-                http.post(&url).header("X-API-Key", config.api_key.expose()).json(&body)
+                http.post(&url)
+                    .header("X-API-Key", config.api_key.expose())
+                    .json(&body)
             })
             .await
             .map_err(|e| e.with_operation(Operation::Create))?;
@@ -115,7 +117,9 @@ impl E2bSandbox {
         let body = serde_json::json!({ "timeout": lifetime.as_secs() });
         c.client
             .send("set sandbox timeout", Retry::Idempotent, |http| {
-                http.post(&url).header("X-API-Key", c.api_key.expose()).json(&body)
+                http.post(&url)
+                    .header("X-API-Key", c.api_key.expose())
+                    .json(&body)
             })
             .await
             .map(drop)

@@ -107,13 +107,19 @@ impl HttpClient {
     /// Sends the request `build` makes (again for each attempt), retrying as
     /// `retry` allows. Returns the response when its status is a success;
     /// otherwise the provider's error mapped to an [`Error`].
-    pub(crate) async fn send<F>(&self, call: &'static str, retry: Retry, build: F) -> Result<Response, Error>
+    pub(crate) async fn send<F>(
+        &self,
+        call: &'static str,
+        retry: Retry,
+        build: F,
+    ) -> Result<Response, Error>
     where
         F: Fn(&reqwest::Client) -> reqwest::RequestBuilder,
     {
         let mut attempt: u32 = 0;
         loop {
-            let span = tracing::debug_span!("provider_call", provider = self.provider, call, attempt);
+            let span =
+                tracing::debug_span!("provider_call", provider = self.provider, call, attempt);
             let outcome = build(&self.http).send().instrument(span.clone()).await;
             let may_retry = attempt < self.retry.max_retries;
             match outcome {
@@ -152,24 +158,46 @@ impl HttpClient {
     /// Reads a whole success body as JSON. A body cut off by a dropped
     /// connection is `unavailable`; a body that is not the expected JSON is
     /// `internal`.
-    pub(crate) async fn read_json<T: serde::de::DeserializeOwned>(&self, call: &str, response: Response) -> Result<T, Error> {
-        let bytes = response.bytes().await.map_err(|e| self.transport_error(call, e))?;
+    pub(crate) async fn read_json<T: serde::de::DeserializeOwned>(
+        &self,
+        call: &str,
+        response: Response,
+    ) -> Result<T, Error> {
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|e| self.transport_error(call, e))?;
         serde_json::from_slice(&bytes).map_err(|e| {
-            Error::internal(format!("{} {call}: unexpected response: {e}", self.provider))
-                .with_context("provider", self.provider)
+            Error::internal(format!(
+                "{} {call}: unexpected response: {e}",
+                self.provider
+            ))
+            .with_context("provider", self.provider)
         })
     }
 
     /// Reads a whole success body as bytes.
-    pub(crate) async fn read_bytes(&self, call: &str, response: Response) -> Result<Vec<u8>, Error> {
-        let bytes = response.bytes().await.map_err(|e| self.transport_error(call, e))?;
+    pub(crate) async fn read_bytes(
+        &self,
+        call: &str,
+        response: Response,
+    ) -> Result<Vec<u8>, Error> {
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|e| self.transport_error(call, e))?;
         Ok(bytes.to_vec())
     }
 
     /// The wait before retry number `attempt + 1`: the server's
     /// `retry-after-ms` or `Retry-After` when given, else exponential backoff.
     fn backoff(&self, attempt: u32, headers: &HeaderMap) -> Duration {
-        let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim);
+        let header = |name: &str| {
+            headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::trim)
+        };
         let asked = header("retry-after-ms")
             .and_then(|v| v.parse::<f64>().ok())
             .map(|ms| Duration::from_secs_f64(ms.max(0.0) / 1000.0))
@@ -195,14 +223,23 @@ impl HttpClient {
         } else {
             (ErrorKind::Unavailable, "lost the connection")
         };
-        Error::new(kind, format!("{provider} {call}: {what}: {}", without_url(&e)))
-            .with_context("provider", provider)
-            .with_retryable(true)
-            .with_source(e.without_url())
+        Error::new(
+            kind,
+            format!("{provider} {call}: {what}: {}", without_url(&e)),
+        )
+        .with_context("provider", provider)
+        .with_retryable(true)
+        .with_source(e.without_url())
     }
 
     /// An error status as an error, keeping the provider's message.
-    pub(crate) fn status_error(&self, call: &str, status: StatusCode, headers: &HeaderMap, body: &str) -> Error {
+    pub(crate) fn status_error(
+        &self,
+        call: &str,
+        status: StatusCode,
+        headers: &HeaderMap,
+        body: &str,
+    ) -> Error {
         let provider = self.provider;
         let message = provider_message(body);
         let code = status.as_u16();
@@ -211,22 +248,36 @@ impl HttpClient {
             401 => (
                 ErrorKind::PermissionDenied,
                 false,
-                format!("; the API key was rejected: set {} to a valid key", self.key_env),
+                format!(
+                    "; the API key was rejected: set {} to a valid key",
+                    self.key_env
+                ),
             ),
-            403 => (ErrorKind::PermissionDenied, false, format!("; check that the key in {} has access", self.key_env)),
+            403 => (
+                ErrorKind::PermissionDenied,
+                false,
+                format!("; check that the key in {} has access", self.key_env),
+            ),
             404 | 410 => (ErrorKind::FileNotFound, false, String::new()),
             408 => (ErrorKind::Timeout, true, String::new()),
             409 => (ErrorKind::Conflict, true, String::new()),
             413 => (ErrorKind::TooLarge, false, String::new()),
-            429 => (ErrorKind::Unavailable, true, "; rate limited, try again later".to_owned()),
+            429 => (
+                ErrorKind::Unavailable,
+                true,
+                "; rate limited, try again later".to_owned(),
+            ),
             507 => (ErrorKind::QuotaExceeded, false, String::new()),
             500..=599 => (ErrorKind::Unavailable, true, String::new()),
             _ => (ErrorKind::Internal, false, String::new()),
         };
-        let mut error = Error::new(kind, format!("{provider} {call} failed (HTTP {code}): {message}{hint}"))
-            .with_context("provider", provider)
-            .with_context("status", code.to_string())
-            .with_retryable(retryable);
+        let mut error = Error::new(
+            kind,
+            format!("{provider} {call} failed (HTTP {code}): {message}{hint}"),
+        )
+        .with_context("provider", provider)
+        .with_context("status", code.to_string())
+        .with_retryable(retryable);
         if let Some(id) = headers.get("x-request-id").and_then(|v| v.to_str().ok()) {
             error = error.with_context("request_id", id.to_owned());
         }
@@ -311,8 +362,13 @@ mod tests {
     use reqwest::header::HeaderValue;
 
     fn client() -> HttpClient {
-        HttpClient::new("Test", "TEST_API_KEY", Timeouts::default(), RetryPolicy::default())
-            .expect("client")
+        HttpClient::new(
+            "Test",
+            "TEST_API_KEY",
+            Timeouts::default(),
+            RetryPolicy::default(),
+        )
+        .expect("client")
     }
 
     #[test]
@@ -338,24 +394,45 @@ mod tests {
     fn should_retry_header_overrides_status_rules() {
         let mut h = HeaderMap::new();
         h.insert("x-should-retry", HeaderValue::from_static("false"));
-        assert!(!should_retry(Retry::Idempotent, StatusCode::SERVICE_UNAVAILABLE, &h));
+        assert!(!should_retry(
+            Retry::Idempotent,
+            StatusCode::SERVICE_UNAVAILABLE,
+            &h
+        ));
         let mut h = HeaderMap::new();
         h.insert("Should-Retry", HeaderValue::from_static("true"));
-        assert!(should_retry(Retry::Throttled, StatusCode::INTERNAL_SERVER_ERROR, &h));
-        assert!(!should_retry(Retry::Never, StatusCode::TOO_MANY_REQUESTS, &h));
+        assert!(should_retry(
+            Retry::Throttled,
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &h
+        ));
+        assert!(!should_retry(
+            Retry::Never,
+            StatusCode::TOO_MANY_REQUESTS,
+            &h
+        ));
     }
 
     #[test]
     fn throttled_calls_retry_only_429() {
         let h = HeaderMap::new();
-        assert!(should_retry(Retry::Throttled, StatusCode::TOO_MANY_REQUESTS, &h));
+        assert!(should_retry(
+            Retry::Throttled,
+            StatusCode::TOO_MANY_REQUESTS,
+            &h
+        ));
         assert!(!should_retry(Retry::Throttled, StatusCode::BAD_GATEWAY, &h));
         assert!(should_retry(Retry::Idempotent, StatusCode::BAD_GATEWAY, &h));
     }
 
     #[test]
     fn unauthorized_names_the_env_var_and_keeps_the_message() {
-        let e = client().status_error("create", StatusCode::UNAUTHORIZED, &HeaderMap::new(), r#"{"code":401,"message":"Invalid API key"}"#);
+        let e = client().status_error(
+            "create",
+            StatusCode::UNAUTHORIZED,
+            &HeaderMap::new(),
+            r#"{"code":401,"message":"Invalid API key"}"#,
+        );
         assert_eq!(e.kind(), ErrorKind::PermissionDenied);
         assert!(e.message().contains("TEST_API_KEY"), "{}", e.message());
         assert!(e.message().contains("Invalid API key"), "{}", e.message());
@@ -363,7 +440,10 @@ mod tests {
 
     #[test]
     fn provider_message_reads_nested_connect_and_plain_bodies() {
-        assert_eq!(provider_message(r#"{"statusCode":400,"message":"bad"}"#), "bad");
+        assert_eq!(
+            provider_message(r#"{"statusCode":400,"message":"bad"}"#),
+            "bad"
+        );
         assert_eq!(provider_message(r#"{"error":{"message":"deep"}}"#), "deep");
         assert_eq!(provider_message("plain text"), "plain text");
     }

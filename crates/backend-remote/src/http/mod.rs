@@ -18,7 +18,9 @@ pub(crate) fn required_env(name: &str, provider: &str) -> Result<String, Error> 
         Ok(value) if !value.trim().is_empty() => Ok(value),
         _ => Err(Error::new(
             ErrorKind::InvalidArgument,
-            format!("{name} is not set: export {name}=<your {provider} API key> to use {provider} sandboxes"),
+            format!(
+                "{name} is not set: export {name}=<your {provider} API key> to use {provider} sandboxes"
+            ),
         )),
     }
 }
@@ -98,7 +100,10 @@ macro_rules! forward_sandbox {
                 }
                 results
             }
-            async fn download_files(&self, paths: Vec<String>) -> Vec<backend_core::DownloadResult> {
+            async fn download_files(
+                &self,
+                paths: Vec<String>,
+            ) -> Vec<backend_core::DownloadResult> {
                 let mut results = Vec::with_capacity(paths.len());
                 for path in paths {
                     let outcome = self.inner.read_bytes(&path).await;
@@ -141,9 +146,14 @@ pub(crate) use forward_sandbox;
 
 /// Parses an RFC 3339 UTC-or-offset timestamp (`2024-10-01T12:00:00.5Z`,
 /// `...+02:00`) as the providers send them.
+#[cfg_attr(not(any(feature = "e2b", feature = "daytona")), allow(dead_code))]
 pub(crate) fn parse_rfc3339(text: &str) -> Option<std::time::SystemTime> {
     let bytes = text.as_bytes();
-    if bytes.len() < 20 || bytes[4] != b'-' || bytes[7] != b'-' || !matches!(bytes[10], b'T' | b't' | b' ') {
+    if bytes.len() < 20
+        || bytes[4] != b'-'
+        || bytes[7] != b'-'
+        || !matches!(bytes[10], b'T' | b't' | b' ')
+    {
         return None;
     }
     let num = |range: std::ops::Range<usize>| text.get(range)?.parse::<i64>().ok();

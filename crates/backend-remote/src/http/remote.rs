@@ -108,7 +108,11 @@ impl RemoteSandbox {
     /// sandbox is destroyed so that nothing leaks.
     pub(crate) async fn open(remote: Arc<dyn Remote>, root: &str) -> Result<Self> {
         let root = root.trim_end_matches('/');
-        let root = if root.is_empty() { "/".to_owned() } else { root.to_owned() };
+        let root = if root.is_empty() {
+            "/".to_owned()
+        } else {
+            root.to_owned()
+        };
         if let Err(e) = remote.make_dir(&root).await {
             let _ = remote.destroy().await;
             return Err(e.with_context("sandbox", remote.sandbox_id().to_owned()));
@@ -143,7 +147,11 @@ impl RemoteSandbox {
 
     fn tag(&self, e: Error, op: Operation, path: &VirtualPath) -> Error {
         let e = e.or_operation(op);
-        let e = if e.path().is_none() { e.with_path(path.as_str()) } else { e };
+        let e = if e.path().is_none() {
+            e.with_path(path.as_str())
+        } else {
+            e
+        };
         e.with_context("sandbox", self.remote.sandbox_id().to_owned())
     }
 
@@ -176,7 +184,11 @@ impl RemoteSandbox {
             Ok(found) => Ok(found),
             Err(e) => {
                 let why = self.missing(path).await;
-                Err(if why.kind() == ErrorKind::NotADirectory { why } else { e })
+                Err(if why.kind() == ErrorKind::NotADirectory {
+                    why
+                } else {
+                    e
+                })
             }
         }
     }
@@ -201,14 +213,19 @@ impl RemoteSandbox {
 
     /// Every regular file below the directory `base`, sorted by path, as
     /// (virtual path, path relative to `base`).
-    async fn files_under(&self, base: &VirtualPath) -> Result<Vec<(VirtualPath, String, u64, Option<SystemTime>)>> {
+    async fn files_under(
+        &self,
+        base: &VirtualPath,
+    ) -> Result<Vec<(VirtualPath, String, u64, Option<SystemTime>)>> {
         let entries = shell::walk(self.remote.as_ref(), &self.abs(base)).await?;
         let mut files = Vec::new();
         for entry in entries {
             if entry.is_dir || entry.is_symlink {
                 continue;
             }
-            let Ok(path) = base.join(&entry.name) else { continue };
+            let Ok(path) = base.join(&entry.name) else {
+                continue;
+            };
             files.push((path, entry.name, entry.size, entry.modified));
         }
         files.sort_by(|a, b| a.0.as_str().cmp(b.0.as_str()));
@@ -292,17 +309,19 @@ impl RemoteSandbox {
             return Err(Error::is_directory("/"));
         }
         let abs = self.abs(path);
-        if let Some(entry) = self.stat_opt(path).await? {
-            if entry.is_dir {
-                return Err(Error::is_directory(path.as_str()));
-            }
+        if let Some(entry) = self.stat_opt(path).await?
+            && entry.is_dir
+        {
+            return Err(Error::is_directory(path.as_str()));
         }
         let first = match self.remote.write_file(&abs, content.clone()).await {
             Ok(()) => return Ok(()),
             Err(e) => e,
         };
         // Some providers do not create parents: find out why it failed.
-        let Some(parent) = path.parent() else { return Err(first) };
+        let Some(parent) = path.parent() else {
+            return Err(first);
+        };
         match self.remote.stat(&self.abs(&parent)).await? {
             Some(entry) if entry.is_dir => Err(first),
             Some(_) => Err(Error::not_a_directory(path.as_str())),
@@ -317,7 +336,13 @@ impl RemoteSandbox {
         }
     }
 
-    pub(crate) async fn edit(&self, path: &str, old: &str, new: &str, replace_all: bool) -> Result<EditResult> {
+    pub(crate) async fn edit(
+        &self,
+        path: &str,
+        old: &str,
+        new: &str,
+        replace_all: bool,
+    ) -> Result<EditResult> {
         let op = Operation::Edit;
         let vpath = parse(path, op)?;
         let lock = {
@@ -330,9 +355,13 @@ impl RemoteSandbox {
                 Ok(bytes) => bytes,
                 Err(e) => return Err(self.classify(&vpath, e).await),
             };
-            let text = String::from_utf8(bytes).map_err(|_| Error::not_a_text_file(vpath.as_str()))?;
-            let (updated, count) = backend_core::text::apply_edit(vpath.as_str(), &text, old, new, replace_all)?;
-            self.remote.write_file(&self.abs(&vpath), updated.into_bytes()).await?;
+            let text =
+                String::from_utf8(bytes).map_err(|_| Error::not_a_text_file(vpath.as_str()))?;
+            let (updated, count) =
+                backend_core::text::apply_edit(vpath.as_str(), &text, old, new, replace_all)?;
+            self.remote
+                .write_file(&self.abs(&vpath), updated.into_bytes())
+                .await?;
             Ok(EditResult::new(count))
         };
         run.await.map_err(|e| self.tag(e, op, &vpath))
@@ -354,7 +383,9 @@ impl RemoteSandbox {
             if entry.is_dir && !recursive {
                 return Err(Error::new(
                     ErrorKind::IsDirectory,
-                    format!("{path} is a directory; pass recursive=true to delete it and everything in it"),
+                    format!(
+                        "{path} is a directory; pass recursive=true to delete it and everything in it"
+                    ),
                 ));
             }
             self.remote.remove(&self.abs(&path)).await
@@ -435,12 +466,19 @@ impl RemoteSandbox {
             None => self.root.clone(),
             Some(dir) => {
                 let dir = parse(dir, op)?;
-                self.directory(&dir).await.map_err(|e| self.tag(e, op, &dir))?;
+                self.directory(&dir)
+                    .await
+                    .map_err(|e| self.tag(e, op, &dir))?;
                 self.abs(&dir)
             }
         };
-        let line = shell::command_line(&request.command, &cwd, &request.env, request.stdin.as_deref())
-            .map_err(|e| e.with_operation(op))?;
+        let line = shell::command_line(
+            &request.command,
+            &cwd,
+            &request.env,
+            request.stdin.as_deref(),
+        )
+        .map_err(|e| e.with_operation(op))?;
         // Providers that report output only at the end, as text, would lose
         // non-UTF-8 bytes and everything printed before a timeout kill: send
         // the output to files beside the work directory and fetch them.
@@ -457,7 +495,11 @@ impl RemoteSandbox {
             }
         });
         let line = match &capture {
-            Some(c) => format!("{{ {line} ; }} > {} 2> {}", shell::quote(&c.out), shell::quote(&c.err)),
+            Some(c) => format!(
+                "{{ {line} ; }} > {} 2> {}",
+                shell::quote(&c.out),
+                shell::quote(&c.err)
+            ),
             None => line,
         };
         let started = Instant::now();
@@ -465,9 +507,19 @@ impl RemoteSandbox {
             .remote
             .start(line, request.timeout)
             .await
-            .map_err(|e| e.or_operation(op).with_context("sandbox", self.id().to_owned()))?;
+            .map_err(|e| {
+                e.or_operation(op)
+                    .with_context("sandbox", self.id().to_owned())
+            })?;
         let (tx, rx) = tokio::sync::mpsc::channel(16);
-        tokio::spawn(pump(running, capture, request.timeout, request.output_limit, started, tx));
+        tokio::spawn(pump(
+            running,
+            capture,
+            request.timeout,
+            request.output_limit,
+            started,
+            tx,
+        ));
         Ok(Box::pin(futures::stream::unfold(rx, |mut rx| async move {
             rx.recv().await.map(|event| (event, rx))
         })))
@@ -575,7 +627,11 @@ async fn pump(
                     (Some(code), None) => ExitStatus::exited(code, elapsed),
                     (None, None) => ExitStatus::exited(-1, elapsed),
                 };
-                let _ = tx.send(Ok(ExecEvent::Exit(status.with_truncation(cut_out, cut_err)))).await;
+                let _ = tx
+                    .send(Ok(ExecEvent::Exit(
+                        status.with_truncation(cut_out, cut_err),
+                    )))
+                    .await;
                 return;
             }
             Some(Err(e)) => {
@@ -625,7 +681,10 @@ impl Capture {
     /// Reads both files (capped at `limit`, with whether bytes were cut) and
     /// removes them in the background.
     async fn fetch(&self, limit: usize) -> ((Vec<u8>, bool), (Vec<u8>, bool)) {
-        let (out, err) = futures::join!(self.remote.read_file(&self.out), self.remote.read_file(&self.err));
+        let (out, err) = futures::join!(
+            self.remote.read_file(&self.out),
+            self.remote.read_file(&self.err)
+        );
         let cap = |bytes: Result<Vec<u8>>| {
             let mut bytes = bytes.unwrap_or_default();
             let cut = bytes.len() > limit;
@@ -645,7 +704,11 @@ impl Capture {
 }
 
 /// Sends captured output as events; `false` when the reader is gone.
-async fn send_output(tx: &tokio::sync::mpsc::Sender<Result<ExecEvent>>, out: Vec<u8>, err: Vec<u8>) -> bool {
+async fn send_output(
+    tx: &tokio::sync::mpsc::Sender<Result<ExecEvent>>,
+    out: Vec<u8>,
+    err: Vec<u8>,
+) -> bool {
     if !out.is_empty() && tx.send(Ok(ExecEvent::Stdout(out))).await.is_err() {
         return false;
     }

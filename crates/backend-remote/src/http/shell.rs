@@ -60,7 +60,10 @@ pub(crate) fn command_line(
         )),
         Some(bytes) => {
             let encoded = base64::engine::general_purpose::STANDARD.encode(bytes);
-            Ok(format!("printf '%s' {} | base64 -d | ( {run} )", quote(&encoded)))
+            Ok(format!(
+                "printf '%s' {} | base64 -d | ( {run} )",
+                quote(&encoded)
+            ))
         }
     }
 }
@@ -114,7 +117,10 @@ pub(crate) async fn run_script(remote: &dyn Remote, script: String) -> Result<Sc
         Ok(Err(e)) => Err(e),
         Err(_) => {
             (running.kill)().await;
-            Err(Error::new(ErrorKind::Timeout, "a helper command did not finish within a minute"))
+            Err(Error::new(
+                ErrorKind::Timeout,
+                "a helper command did not finish within a minute",
+            ))
         }
     }
 }
@@ -139,7 +145,8 @@ fn parse_entries(stdout: &[u8]) -> Vec<Entry> {
                 is_dir: kind == "d",
                 is_symlink: kind == "l",
                 size,
-                modified: mtime.and_then(|s| UNIX_EPOCH.checked_add(Duration::try_from_secs_f64(s).ok()?)),
+                modified: mtime
+                    .and_then(|s| UNIX_EPOCH.checked_add(Duration::try_from_secs_f64(s).ok()?)),
             })
         })
         .collect()
@@ -156,7 +163,10 @@ pub(crate) async fn stat(remote: &dyn Remote, abs: &str) -> Result<Option<Entry>
     match out.exit_code {
         Some(0) => Ok(parse_entries(&out.stdout).into_iter().next()),
         Some(3) => Ok(None),
-        _ => Err(Error::internal(format!("stat of {abs} failed: {}", out.stderr_text()))),
+        _ => Err(Error::internal(format!(
+            "stat of {abs} failed: {}",
+            out.stderr_text()
+        ))),
     }
 }
 
@@ -173,10 +183,16 @@ pub(crate) async fn walk(remote: &dyn Remote, abs: &str) -> Result<Vec<Entry>> {
 
 async fn walk_depth(remote: &dyn Remote, abs: &str, depth: Option<u32>) -> Result<Vec<Entry>> {
     let max = depth.map(|d| format!(" -maxdepth {d}")).unwrap_or_default();
-    let script = format!("find {} -mindepth 1{max} -printf '{ENTRY_FORMAT}'", quote(abs));
+    let script = format!(
+        "find {} -mindepth 1{max} -printf '{ENTRY_FORMAT}'",
+        quote(abs)
+    );
     let out = run_script(remote, script).await?;
     if out.exit_code != Some(0) {
-        return Err(Error::internal(format!("listing {abs} failed: {}", out.stderr_text())));
+        return Err(Error::internal(format!(
+            "listing {abs} failed: {}",
+            out.stderr_text()
+        )));
     }
     Ok(parse_entries(&out.stdout))
 }
@@ -188,7 +204,10 @@ pub(crate) async fn make_dir(remote: &dyn Remote, abs: &str) -> Result<()> {
     if out.exit_code == Some(0) {
         Ok(())
     } else {
-        Err(Error::internal(format!("mkdir {abs} failed: {}", out.stderr_text())))
+        Err(Error::internal(format!(
+            "mkdir {abs} failed: {}",
+            out.stderr_text()
+        )))
     }
 }
 
@@ -199,7 +218,10 @@ pub(crate) async fn remove(remote: &dyn Remote, abs: &str) -> Result<()> {
     if out.exit_code == Some(0) {
         Ok(())
     } else {
-        Err(Error::internal(format!("removing {abs} failed: {}", out.stderr_text())))
+        Err(Error::internal(format!(
+            "removing {abs} failed: {}",
+            out.stderr_text()
+        )))
     }
 }
 
@@ -227,7 +249,10 @@ mod tests {
     #[test]
     fn command_line_feeds_stdin_through_base64() {
         let line = command_line("cat", "/w", &BTreeMap::new(), Some(b"hi")).expect("line");
-        assert!(line.starts_with("printf '%s' 'aGk=' | base64 -d | ("), "{line}");
+        assert!(
+            line.starts_with("printf '%s' 'aGk=' | base64 -d | ("),
+            "{line}"
+        );
     }
 
     #[test]
@@ -239,7 +264,8 @@ mod tests {
 
     #[test]
     fn find_records_parse_into_entries() {
-        let entries = parse_entries(b"d\t4096\t1700000000.5\tsub\0f\t3\t1700000000.0\tsub/a b.txt\0");
+        let entries =
+            parse_entries(b"d\t4096\t1700000000.5\tsub\0f\t3\t1700000000.0\tsub/a b.txt\0");
         assert_eq!(entries.len(), 2);
         assert!(entries[0].is_dir);
         assert_eq!(entries[1].name, "sub/a b.txt");

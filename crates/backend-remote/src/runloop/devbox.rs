@@ -40,7 +40,10 @@ impl ExecutionView {
         vec![
             RawEvent::Stdout(self.stdout.unwrap_or_default().into_bytes()),
             RawEvent::Stderr(self.stderr.unwrap_or_default().into_bytes()),
-            RawEvent::Exit { code: Some(self.exit_status.unwrap_or(-1)), signal: None },
+            RawEvent::Exit {
+                code: Some(self.exit_status.unwrap_or(-1)),
+                signal: None,
+            },
         ]
     }
 }
@@ -85,7 +88,9 @@ impl Execution {
         let outcome = self
             .client
             .send("kill command", Retry::Idempotent, |http| {
-                http.post(&url).bearer_auth(self.api_key.expose()).json(&body)
+                http.post(&url)
+                    .bearer_auth(self.api_key.expose())
+                    .json(&body)
             })
             .await;
         if let Err(e) = outcome {
@@ -130,7 +135,8 @@ impl Remote for Devbox {
         let url = format!("{}/execute", self.base);
         // The same command_id on every attempt makes retrying safe.
         let command_id = uuid::Uuid::now_v7().to_string();
-        let mut body = json!({ "command": format!("sh -c {}", quote(&line)), "command_id": command_id });
+        let mut body =
+            json!({ "command": format!("sh -c {}", quote(&line)), "command_id": command_id });
         // Wait a little for quick commands, never past the caller's deadline.
         if timeout >= Duration::from_secs(2) {
             body["optimistic_timeout"] = 1.into();
@@ -138,7 +144,9 @@ impl Remote for Devbox {
         let response = self
             .client
             .send("execute command", Retry::Idempotent, |http| {
-                http.post(&url).bearer_auth(self.api_key.expose()).json(&body)
+                http.post(&url)
+                    .bearer_auth(self.api_key.expose())
+                    .json(&body)
             })
             .await?;
         let view: ExecutionView = self.client.read_json("execute command", response).await?;
@@ -158,12 +166,15 @@ impl Remote for Devbox {
         let events: RawStream = Box::pin(futures::StreamExt::flat_map(
             futures::stream::once(outcome),
             |result| match result {
-                Ok(view) => futures::stream::iter(view.into_events().into_iter().map(Ok).collect::<Vec<_>>()),
+                Ok(view) => futures::stream::iter(
+                    view.into_events().into_iter().map(Ok).collect::<Vec<_>>(),
+                ),
                 Err(e) => futures::stream::iter(vec![Err(e)]),
             },
         ));
         let kill = Box::new(move || {
-            Box::pin(async move { execution.kill().await }) as futures::future::BoxFuture<'static, ()>
+            Box::pin(async move { execution.kill().await })
+                as futures::future::BoxFuture<'static, ()>
         });
         Ok(Running { events, kill })
     }
@@ -174,7 +185,9 @@ impl Remote for Devbox {
         let response = self
             .client
             .send("download file", Retry::Idempotent, |http| {
-                http.post(&url).bearer_auth(self.api_key.expose()).json(&body)
+                http.post(&url)
+                    .bearer_auth(self.api_key.expose())
+                    .json(&body)
             })
             .await?;
         self.client.read_bytes("download file", response).await
@@ -189,7 +202,9 @@ impl Remote for Devbox {
                 let form = reqwest::multipart::Form::new()
                     .text("path", abs.to_owned())
                     .part("file", part);
-                http.post(&url).bearer_auth(self.api_key.expose()).multipart(form)
+                http.post(&url)
+                    .bearer_auth(self.api_key.expose())
+                    .multipart(form)
             })
             .await
             .map(drop)

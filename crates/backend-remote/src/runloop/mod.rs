@@ -15,8 +15,8 @@ use serde::Deserialize;
 pub use config::RunloopConfig;
 
 use crate::http::client::{HttpClient, Retry};
-use crate::http::remote::RemoteSandbox;
 use crate::http::forward_sandbox;
+use crate::http::remote::RemoteSandbox;
 use devbox::Devbox;
 
 /// A live Runloop devbox. Implements [`backend_core::Sandbox`]; `close()`
@@ -44,7 +44,8 @@ impl RunloopSandbox {
     pub async fn create(config: RunloopConfig) -> Result<Self> {
         let client = HttpClient::new("Runloop", "RUNLOOP_API_KEY", config.timeouts, config.retry)
             .map_err(|e| e.with_operation(Operation::Create))?;
-        let mut launch = serde_json::json!({ "keep_alive_time_seconds": config.keep_alive.as_secs() });
+        let mut launch =
+            serde_json::json!({ "keep_alive_time_seconds": config.keep_alive.as_secs() });
         if let Some(size) = &config.resource_size {
             launch["resource_size_request"] = size.clone().into();
         }
@@ -83,11 +84,11 @@ impl RunloopSandbox {
             api_key: config.api_key.clone(),
             id: created.id.clone(),
         });
-        if created.status.as_deref() != Some("running") {
-            if let Err(e) = wait_running(&devbox, config.start_timeout).await {
-                let _ = devbox.shutdown().await;
-                return Err(e.with_operation(Operation::Create));
-            }
+        if created.status.as_deref() != Some("running")
+            && let Err(e) = wait_running(&devbox, config.start_timeout).await
+        {
+            let _ = devbox.shutdown().await;
+            return Err(e.with_operation(Operation::Create));
         }
         let inner = RemoteSandbox::open(devbox, &config.root_dir)
             .await
@@ -116,7 +117,10 @@ async fn wait_running(devbox: &Devbox, limit: Duration) -> Result<()> {
         if left.is_zero() {
             return Err(Error::new(
                 ErrorKind::Timeout,
-                format!("Runloop devbox {} was not running within {limit:?}", devbox.id),
+                format!(
+                    "Runloop devbox {} was not running within {limit:?}",
+                    devbox.id
+                ),
             )
             .with_retryable(true));
         }
@@ -141,7 +145,10 @@ async fn wait_running(devbox: &Devbox, limit: Duration) -> Result<()> {
             Some(state @ ("failure" | "shutdown")) => {
                 return Err(Error::new(
                     ErrorKind::Unavailable,
-                    format!("Runloop devbox {} ended in state {state} while starting", devbox.id),
+                    format!(
+                        "Runloop devbox {} ended in state {state} while starting",
+                        devbox.id
+                    ),
                 )
                 .with_context("provider", "Runloop"));
             }
