@@ -179,6 +179,27 @@ impl CompositeBackend {
         }
     }
 
+    /// The default sandbox, checked to be able to run `request`: a command
+    /// sees only the default backend's files, so a working directory inside
+    /// a route would silently be another directory.
+    fn sandbox_for(&self, request: &ExecRequest) -> Result<&Arc<dyn Sandbox>> {
+        let sandbox = self.sandbox.as_ref().ok_or_else(|| self.no_sandbox())?;
+        if let Some(dir) = &request.workdir
+            && let Ok(dir) = VirtualPath::parse(dir)
+            && let Owner::Route(i) = self.table.owner_of(&dir)
+        {
+            let route = &self.table.routes[i];
+            return Err(Error::invalid_argument(format!(
+                "commands cannot run in {dir}: it is inside the route {}, whose files commands do not see; run them under a directory of the default backend",
+                route.label
+            ))
+            .with_path(dir.as_str())
+            .with_context("route", route.label.clone())
+            .with_operation(Operation::Execute));
+        }
+        Ok(sandbox)
+    }
+
     fn no_sandbox(&self) -> Error {
         Error::unsupported(
             "running commands: the composite's default backend is not a sandbox (build it with CompositeBackend::builder_with_sandbox)",
@@ -367,17 +388,11 @@ impl Sandbox for CompositeBackend {
     }
 
     async fn execute_stream(&self, request: ExecRequest) -> Result<ExecStream> {
-        match &self.sandbox {
-            Some(sandbox) => sandbox.execute_stream(request).await,
-            None => Err(self.no_sandbox()),
-        }
+        self.sandbox_for(&request)?.execute_stream(request).await
     }
 
     async fn execute(&self, request: ExecRequest) -> Result<ExecOutput> {
-        match &self.sandbox {
-            Some(sandbox) => sandbox.execute(request).await,
-            None => Err(self.no_sandbox()),
-        }
+        self.sandbox_for(&request)?.execute(request).await
     }
 
     /// Closes the default sandbox and every route given as a sandbox, all of

@@ -507,6 +507,25 @@ async fn execute_goes_to_a_sandbox_default() {
 }
 
 #[tokio::test]
+async fn commands_cannot_run_inside_a_route() {
+    let composite = CompositeBackend::builder_with_sandbox(Arc::new(FakeSandbox::new("box")))
+        .route("/memories/", Arc::new(StateBackend::new()))
+        .build()
+        .unwrap();
+    let err = composite
+        .execute(ExecRequest::new("ls").workdir("/memories/notes"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidArgument);
+    assert_eq!(err.context_value("route"), Some("/memories/"));
+    let ok = composite
+        .execute(ExecRequest::new("ls").workdir("/memoriesx"))
+        .await
+        .unwrap();
+    assert_eq!(ok.stdout, b"ran: ls");
+}
+
+#[tokio::test]
 async fn execute_without_a_sandbox_default_is_unsupported() {
     let f = fixture();
     let err = f
