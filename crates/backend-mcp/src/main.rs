@@ -101,16 +101,29 @@ fn init_logs(json: bool) {
     }
 }
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
     let cli = Cli::parse();
-    match run(cli).await {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("agent-backend: cannot start the async runtime: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    let code = match runtime.block_on(run(cli)) {
         Ok(code) => code,
         Err(error) => {
             eprintln!("agent-backend: {error:#}");
             ExitCode::from(2)
         }
-    }
+    };
+    // Standard input is read by a blocking thread that nothing can interrupt;
+    // do not wait for it after a signal ended a stdio session.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(200));
+    code
 }
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -126,28 +139,15 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let server = McpServer::new(toolset(&opened, &config)?);
             let tools: Vec<&str> = server.toolset().tools().iter().map(|t| t.name).collect();
             tracing::info!(backend = %opened.description, tools = ?tools, "starting");
-            match http {
-                None => serve_stdio(server).await?,
-                Some(addr) => {
-                    let (listener, local) = http::bind(&addr).await?;
-                    let mut hosts = config.http.allowed_hosts.clone();
-                    hosts.extend(allow_hosts);
-                    // A fixed line on stderr that scripts (and the tests) wait for.
-                    eprintln!(
-                        "agent-backend: MCP over HTTP at http://{local}{}",
-                        http::MCP_PATH
-                    );
-                    let shutdown = CancellationToken::new();
-                    let on_signal = shutdown.clone();
-                    tokio::spawn(async move {
-                        if tokio::signal::ctrl_c().await.is_ok() {
-                            tracing::info!("interrupted, shutting down");
-                        }
-                        on_signal.cancel();
-                    });
-                    http::serve_http(server, listener, &hosts, shutdown).await?;
-                }
+            let served = match http {
+                None => serve_stdio(server).await,
+                Some(addr) => serve_http(server, &addr, &config, allow_hosts).await,
+            };
+            // Containers and remote sandboxes are released however serving ended.
+            if let Err(error) = opened.close().await {
+                tracing::warn!(%error, "closing the sandbox failed");
             }
+            served?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Call {
@@ -162,6 +162,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 .with_context(|| format!("the arguments are not valid JSON: {arguments}"))?;
             let opened = open(config.backend.as_ref(), config.sandbox.as_deref()).await?;
             let output = toolset(&opened, &config)?.call(&tool, &arguments).await;
+            opened.close().await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&output.structured)?);
             } else {
@@ -198,11 +199,62 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 }
 
 async fn serve_stdio(server: McpServer) -> anyhow::Result<()> {
-    let running = server
-        .serve(rmcp::transport::stdio())
-        .await
-        .context("the MCP session over stdio did not start")?;
-    let reason = running.waiting().await?;
-    tracing::info!(?reason, "stdio session ended");
+    let running = tokio::select! {
+        running = server.serve(rmcp::transport::stdio()) => {
+            running.context("the MCP session over stdio did not start")?
+        }
+        () = shutdown_signal() => {
+            tracing::info!("signal received before a client connected, shutting down");
+            return Ok(());
+        }
+    };
+    let stop = running.cancellation_token();
+    tokio::select! {
+        reason = running.waiting() => tracing::info!(?reason, "stdio session ended"),
+        () = shutdown_signal() => {
+            tracing::info!("signal received, shutting down");
+            stop.cancel();
+        }
+    }
     Ok(())
+}
+
+async fn serve_http(
+    server: McpServer,
+    addr: &str,
+    config: &Config,
+    allow_hosts: Vec<String>,
+) -> anyhow::Result<()> {
+    let (listener, local) = http::bind(addr).await?;
+    let mut hosts = config.http.allowed_hosts.clone();
+    hosts.extend(allow_hosts);
+    // A fixed line on stderr that scripts (and the tests) wait for.
+    eprintln!(
+        "agent-backend: MCP over HTTP at http://{local}{}",
+        http::MCP_PATH
+    );
+    let shutdown = CancellationToken::new();
+    let on_signal = shutdown.clone();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        tracing::info!("signal received, shutting down");
+        on_signal.cancel();
+    });
+    http::serve_http(server, listener, &hosts, shutdown).await
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = terminate => {}
+    }
 }

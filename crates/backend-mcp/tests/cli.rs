@@ -212,3 +212,55 @@ fn the_local_sandbox_needs_a_directory_backend() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("file://"));
 }
+
+/// Sends `signal` to the server and waits (at most 10 s) for it to exit.
+fn stop_with(child: &mut std::process::Child, signal: &str) -> std::process::ExitStatus {
+    let sent = Command::new("kill")
+        .args([signal, &child.id().to_string()])
+        .status()
+        .expect("running kill");
+    assert!(sent.success());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        if let Some(status) = child.try_wait().expect("polling the server") {
+            return status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("agent-backend did not exit within 10 s of {signal}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn a_stdio_server_exits_cleanly_on_sigint_even_with_stdin_open() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let mut child = Command::new(BINARY)
+        .current_dir(dir.path())
+        .args(["serve", "--backend", "state://"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("starting the server");
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let status = stop_with(&mut child, "-INT");
+    assert!(status.success(), "{status}");
+}
+
+#[test]
+fn an_http_server_exits_cleanly_on_sigterm() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let mut child = Command::new(BINARY)
+        .current_dir(dir.path())
+        .args(["serve", "--backend", "state://", "--http", "127.0.0.1:0"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("starting the server");
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let status = stop_with(&mut child, "-TERM");
+    assert!(status.success(), "{status}");
+}
