@@ -131,19 +131,6 @@ fn compiled_out(scheme: &str, feature: &str) -> Error {
     .with_operation(Operation::Create)
 }
 
-/// `unsupported`: the crate behind a scheme offers no constructor yet.
-#[allow(dead_code)] // unused once every crate is wired
-fn not_wired(scheme: &str, krate: &str) -> Error {
-    Error::new(
-        ErrorKind::Unsupported,
-        format!(
-            "the {scheme}:// backend cannot be built from a location yet: {krate} has no \
-             constructor this builder can call; construct it with {krate} directly"
-        ),
-    )
-    .with_operation(Operation::Create)
-}
-
 #[cfg(feature = "state")]
 fn state(spec: &StateSpec) -> Result<BuiltBackend> {
     let backend = match spec.quota {
@@ -196,8 +183,36 @@ fn local_sandbox(_: &LocalSpec, _: String) -> Result<BuiltBackend> {
 }
 
 #[cfg(feature = "docker")]
-async fn docker(_spec: &DockerSpec) -> Result<BuiltBackend> {
-    Err(not_wired("docker", "backend-docker"))
+async fn docker(spec: &DockerSpec) -> Result<BuiltBackend> {
+    let too_large =
+        |key: &str| Error::invalid_argument(format!("parameter `{key}` of docker:// is too large"));
+    let mut builder = backend_docker::DockerSandbox::builder(&spec.image);
+    if let Some(bytes) = spec.memory {
+        builder = builder.memory_bytes(i64::try_from(bytes).map_err(|_| too_large("memory"))?);
+    }
+    if let Some(cpus) = spec.cpus {
+        builder = builder.cpus(cpus);
+    }
+    if let Some(pids) = spec.pids {
+        builder = builder.pids_limit(i64::try_from(pids).map_err(|_| too_large("pids"))?);
+    }
+    if let Some(network) = spec.network {
+        builder = builder.network(network);
+    }
+    if let Some(runtime) = &spec.runtime {
+        builder = builder.runtime(runtime);
+    }
+    if let Some(user) = &spec.user {
+        builder = builder.user(user);
+    }
+    if let Some(bytes) = spec.tmp {
+        builder = builder.tmp_bytes(bytes);
+    }
+    let sandbox = builder.build().await?;
+    Ok(BuiltBackend::from_sandbox(
+        Arc::new(sandbox),
+        format!("docker://{}", spec.image),
+    ))
 }
 
 #[cfg(not(feature = "docker"))]

@@ -32,7 +32,7 @@ pub const SCHEMES: &[&str] = &[
 /// |---|---|---|---|
 /// | `state://` | in memory | `state` | `quota` (bytes, such as `64m`) |
 /// | `file:///srv/ws` | a host directory | `local` | `exec` (`true` needs `local-exec`), `overlay` |
-/// | `docker://IMAGE` | a container | `docker` | `memory`, `cpus`, `pids`, `network`, `runtime`, `user` |
+/// | `docker://IMAGE` | a container | `docker` | `memory`, `cpus`, `pids`, `network`, `runtime`, `user`, `tmp` |
 /// | `s3://BUCKET/PREFIX` | S3 or compatible | `s3` | `endpoint`, `region`, `path_style` |
 /// | `e2b://TEMPLATE` | E2B sandbox | `e2b` | `api_url`, `api_key_env`, `timeout` (seconds), `root_dir`, `envd_url` |
 /// | `daytona://SNAPSHOT` | Daytona sandbox | `daytona` | `api_url`, `api_key_env`, `timeout`, `root_dir` |
@@ -109,6 +109,8 @@ pub struct DockerSpec {
     pub runtime: Option<String>,
     /// The user commands run as.
     pub user: Option<String>,
+    /// Size of the in-memory `/tmp`, in bytes.
+    pub tmp: Option<u64>,
 }
 
 /// `s3://bucket/prefix?endpoint=http://localhost:9000&region=us-east-1`.
@@ -437,8 +439,11 @@ fn parse_location(location: &str, extra: BTreeMap<String, String>) -> Result<Bac
                 network: params.take_bool("network")?,
                 runtime: params.take("runtime"),
                 user: params.take("user"),
+                tmp: params.take_size("tmp")?,
             };
-            params.finish(&["memory", "cpus", "pids", "network", "runtime", "user"])?;
+            params.finish(&[
+                "memory", "cpus", "pids", "network", "runtime", "user", "tmp",
+            ])?;
             BackendSpec::Docker(spec)
         }
         "s3" => {

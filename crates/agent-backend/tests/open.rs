@@ -138,6 +138,37 @@ async fn composite_compiled_out_names_its_feature() {
     assert!(err.message().contains("`composite`"), "{err}");
 }
 
+/// Needs a Docker engine and the test image: `cargo xtask docker-up &&
+/// cargo xtask docker-image`.
+#[cfg(feature = "docker")]
+#[tokio::test(flavor = "multi_thread")]
+async fn docker_location_builds_a_limited_container_sandbox() {
+    let built = open("docker://agent-backend-test:busybox?memory=256m&cpus=0.5&pids=64")
+        .await
+        .unwrap_or_else(|e| {
+            panic!("{e}\n(needs `cargo xtask docker-up && cargo xtask docker-image`)")
+        });
+    let sandbox = built.require_sandbox().expect("a sandbox").clone();
+    built
+        .backend()
+        .write_str("/in.txt", "through the builder")
+        .await
+        .expect("write");
+    let out = sandbox
+        .execute(agent_backend::ExecRequest::new(
+            "cat in.txt; echo; cat /sys/fs/cgroup/memory.max 2>/dev/null || cat /sys/fs/cgroup/memory/memory.limit_in_bytes",
+        ))
+        .await
+        .expect("runs");
+    let text = out.stdout_text();
+    built.close().await.expect("close");
+    assert!(text.starts_with("through the builder\n"), "{text}");
+    assert!(
+        text.contains(&(256u64 << 20).to_string()),
+        "memory limit not applied: {text}"
+    );
+}
+
 #[cfg(not(feature = "docker"))]
 #[tokio::test]
 async fn docker_compiled_out_names_its_feature() {
