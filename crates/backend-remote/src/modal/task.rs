@@ -32,11 +32,11 @@ const STDIN_CHUNK: usize = 1024 * 1024;
 const WRAPPER: &str = r#"echo $$ > "$1" 2>/dev/null; exec sh -c "$2""#;
 
 /// Kills the process group of the pid in `$1` (or the process alone).
-const KILLER: &str = r#"p=$(cat "$1" 2>/dev/null) && { kill -9 -- "-$p" 2>/dev/null || kill -9 "$p"; }; rm -f -- "$1""#;
+const KILLER: &str = r#"p=$(cat "$1" 2>/dev/null) && { kill -9 -"$p" 2>/dev/null || kill -9 "$p"; }; rm -f -- "$1""#;
 
 /// Writes stdin to `$1` through a temporary file beside it, so a failed
 /// upload never leaves a half-written file.
-const WRITER: &str = r#"d=$(dirname -- "$1"); t="$d/.$(basename -- "$1").part-$$"; if cat > "$t"; then mv -f -- "$t" "$1"; else s=$?; rm -f -- "$t"; exit $s; fi"#;
+const WRITER: &str = r#"t="$(dirname -- "$1")/.upload-$$"; if cat > "$t"; then mv -f -- "$t" "$1"; else s=$?; rm -f -- "$t"; exit $s; fi"#;
 
 /// Where the router is and the token it wants.
 pub(crate) struct RouterAccess {
@@ -190,16 +190,17 @@ impl Exec {
     fn events(self) -> RawStream {
         let (tx, rx) = mpsc::channel::<Result<RawEvent>>(32);
         tokio::spawn(async move {
-            let outcome = async {
-                let (out, err) = tokio::join!(self.read_fd(FD_STDOUT, &tx), self.read_fd(FD_STDERR, &tx));
-                out?;
-                err?;
-                tokio::select! {
-                    status = self.wait() => status,
-                    () = tx.closed() => Err(Error::internal("reader gone")),
-                }
+            // The exit status is asked for at once but passed on only after
+            // all output; the first failure ends everything.
+            let all = futures::future::try_join3(
+                self.read_fd(FD_STDOUT, &tx),
+                self.read_fd(FD_STDERR, &tx),
+                self.wait(),
+            );
+            let event = tokio::select! {
+                all = all => all.map(|(_, _, exit)| exit),
+                () = tx.closed() => return,
             };
-            let event = outcome.await;
             let _ = tx.send(event).await;
         });
         Box::pin(futures::stream::unfold(rx, |mut rx| async move {
@@ -416,7 +417,13 @@ impl Remote for ModalRemote {
         };
         let both = async {
             let (written, done) = tokio::join!(writing, collect);
-            written.and(done)
+            // When the command failed early (stdin then breaks), its own
+            // error says why; otherwise a failed upload is the error.
+            match (written, done) {
+                (_, Err(e)) if e.kind() == ErrorKind::Internal => Err(e),
+                (Err(e), _) => Err(e),
+                (Ok(()), done) => done,
+            }
         };
         match tokio::time::timeout(timeout, both).await {
             Ok(outcome) => outcome,

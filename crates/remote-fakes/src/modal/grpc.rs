@@ -123,7 +123,7 @@ impl<D: Dispatch> Service<HttpRequest> for Svc<D> {
 /// Serves `service` on `listener` until the task is aborted.
 pub(crate) fn serve<D: Dispatch>(listener: tokio::net::TcpListener, service: D) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        let incoming = tonic::transport::server::TcpIncoming::from(listener);
+        let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
         if let Err(e) = tonic::transport::Server::builder()
             .serve_with_incoming(Svc(service), incoming)
             .await

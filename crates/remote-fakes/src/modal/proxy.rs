@@ -38,6 +38,8 @@ impl Relay {
                 let conn = tokio::spawn(async move {
                     let Ok(mut server) = TcpStream::connect(upstream).await else { return };
                     let mut client = client;
+                    let _ = client.set_nodelay(true);
+                    let _ = server.set_nodelay(true);
                     let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
                 });
                 let mut open = me.open.lock().unwrap_or_else(|p| p.into_inner());

@@ -90,7 +90,7 @@ impl ExecRecord {
 fn kill_group(pid: u32) {
     let _ = std::process::Command::new("sh")
         .arg("-c")
-        .arg(format!("kill -9 -- -{pid} 2>/dev/null || kill -9 {pid} 2>/dev/null"))
+        .arg(format!("kill -9 -{pid} 2>/dev/null || kill -9 {pid} 2>/dev/null"))
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -165,6 +165,11 @@ impl Shared {
         command
             .args(&r.command_args[1..])
             .current_dir(&cwd)
+            // A container's environment, never the host's.
+            .env_clear()
+            .env("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
+            .env("HOME", &cwd)
+            .env("LANG", "C.UTF-8")
             .envs(env)
             .envs(&r.env)
             .stdin(Stdio::piped())
