@@ -195,6 +195,13 @@ async fn stdout_and_stderr_stream_apart_as_they_come() {
     sb.close().await.expect("close");
 }
 
+#[test]
+fn config_debug_output_never_shows_the_key() {
+    let shown = format!("{:?}", E2bConfig::new("e2b_top_secret_value"));
+    assert!(!shown.contains("top_secret"), "{shown}");
+    assert!(shown.contains("redacted"), "{shown}");
+}
+
 mod strict_fake {
     use super::*;
     use serde_json::json;

@@ -177,6 +177,13 @@ async fn wrong_api_key_names_the_env_var_and_hides_the_key() {
     assert!(!format!("{e:?} {e}").contains("wrong_secret"));
 }
 
+#[test]
+fn config_debug_output_never_shows_the_key() {
+    let shown = format!("{:?}", RunloopConfig::new("ak_top_secret_value"));
+    assert!(!shown.contains("top_secret"), "{shown}");
+    assert!(shown.contains("redacted"), "{shown}");
+}
+
 mod strict_fake {
     use super::*;
     use serde_json::json;

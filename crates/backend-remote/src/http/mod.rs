@@ -198,6 +198,18 @@ mod tests {
     use std::time::{Duration, UNIX_EPOCH};
 
     #[test]
+    fn a_missing_required_env_var_is_named_with_how_to_set_it() {
+        let e = super::required_env("BACKEND_REMOTE_SURELY_UNSET_VAR", "Test").expect_err("unset");
+        assert_eq!(e.kind(), backend_core::ErrorKind::InvalidArgument);
+        assert!(
+            e.message()
+                .contains("export BACKEND_REMOTE_SURELY_UNSET_VAR="),
+            "{}",
+            e.message()
+        );
+    }
+
+    #[test]
     fn rfc3339_timestamps_parse_with_fraction_and_offset() {
         let t = super::parse_rfc3339("2024-10-01T12:00:00.5Z").expect("parse");
         assert_eq!(t, UNIX_EPOCH + Duration::from_millis(1_727_784_000_500));
