@@ -72,18 +72,37 @@ impl Backend for DockerSandbox {
             locks.entry(vpath.as_str().to_owned()).or_default().clone()
         };
         let _guard = lock.lock().await;
-        let bytes = self.read_file(&vpath, op).await?;
-        let text = String::from_utf8(bytes)
-            .map_err(|_| Error::not_a_text_file(vpath.as_str()).with_operation(op))?;
+        let key = vpath.as_str().to_owned();
+        let before = self.stat_raw(&vpath, op).await?;
+        if before.file_mode & crate::files::GO_MODE_DIR != 0 {
+            return Err(Error::is_directory(vpath.as_str()).with_operation(op));
+        }
+        let cached = self.cached_text(&key, &before);
+        let text = match cached {
+            Some(text) => text,
+            None => {
+                let bytes = self.read_file(&vpath, op).await?;
+                Arc::new(
+                    String::from_utf8(bytes)
+                        .map_err(|_| Error::not_a_text_file(vpath.as_str()).with_operation(op))?,
+                )
+            }
+        };
         let (updated, count) =
             backend_core::text::apply_edit(vpath.as_str(), &text, old, new, replace_all)
                 .map_err(|e| e.or_operation(op))?;
+        let updated = Arc::new(updated);
         let mut outcome = self
-            .write_batch(vec![(vpath, updated.into_bytes())], op)
+            .write_batch(vec![(vpath.clone(), updated.as_bytes().to_vec())], op)
             .await;
-        outcome
+        let written = outcome
             .pop()
-            .unwrap_or_else(|| Err(Error::internal("the write produced no outcome")))?;
+            .unwrap_or_else(|| Err(Error::internal("the write produced no outcome")));
+        self.forget_text(&key);
+        written?;
+        if let Ok(after) = self.stat_raw(&vpath, op).await {
+            self.remember_text(key, &after, updated);
+        }
         Ok(EditResult::new(count))
     }
 
@@ -203,6 +222,58 @@ impl Backend for DockerSandbox {
             .zip(outcomes)
             .map(|(path, outcome)| DownloadResult::new(path, outcome))
             .collect()
+    }
+}
+
+/// Files larger than this are not kept between edits.
+const EDIT_CACHE_MAX_BYTES: usize = 4 * 1024 * 1024;
+/// At most this many files are kept between edits.
+const EDIT_CACHE_MAX_FILES: usize = 32;
+
+impl DockerSandbox {
+    fn cached_text(
+        &self,
+        key: &str,
+        now: &bollard::container::PathStatResponse,
+    ) -> Option<Arc<String>> {
+        let cache = self.edit_cache.lock().ok()?;
+        let entry = cache.get(key)?;
+        let same = Some(entry.modified.as_str()) == now.modification_time.as_deref()
+            && entry.size == now.size;
+        same.then(|| entry.text.clone())
+    }
+
+    fn forget_text(&self, key: &str) {
+        if let Ok(mut cache) = self.edit_cache.lock() {
+            cache.remove(key);
+        }
+    }
+
+    fn remember_text(
+        &self,
+        key: String,
+        after: &bollard::container::PathStatResponse,
+        text: Arc<String>,
+    ) {
+        let Some(modified) = after.modification_time.clone() else {
+            return;
+        };
+        if text.len() > EDIT_CACHE_MAX_BYTES || after.size != text.len() as i64 {
+            return;
+        }
+        if let Ok(mut cache) = self.edit_cache.lock() {
+            if cache.len() >= EDIT_CACHE_MAX_FILES {
+                cache.clear();
+            }
+            cache.insert(
+                key,
+                crate::sandbox::EditCacheEntry {
+                    modified,
+                    size: after.size,
+                    text,
+                },
+            );
+        }
     }
 }
 

@@ -1,7 +1,7 @@
 //! File operations, without a shell ever seeing a path in its script.
 //!
 //! Contents move through the engine's archive API (tar): reads download,
-//! writes upload under a temporary name that a fixed script then renames
+//! writes upload under a temporary name that a helper shell then renames
 //! into place (atomic for readers), several uploads share one tar. Listing
 //! and deleting run fixed scripts that receive paths as arguments (`"$1"`).
 //! Glob and grep apply `backend_core`'s own rules in this process.
@@ -37,16 +37,6 @@ const STAT_NAMES: &str = r#"cd -- "$1" || exit 3
 shift
 for f do stat -c "%F|%s|%Y" -- "$f" && printf "%s\0" "$f"; done"#;
 
-/// Moves uploaded temporaries into place: arguments are pairs
-/// (temporary, final); prints one letter per pair: `o` done,
-/// `d` the target is a directory, `e` the move failed.
-const FINISH_WRITES: &str = r#"while [ $# -gt 1 ]; do
-  t=$1; f=$2; shift 2
-  if [ -d "$f" ] && [ ! -L "$f" ]; then rm -f -- "$t"; echo d
-  elif mv -f -- "$t" "$f" 2>/dev/null; then echo o
-  else rm -f -- "$t"; echo e; fi
-done"#;
-
 /// Deletes `$1`; `$2` is 1 for recursive. Exit 3: missing; 5: a directory
 /// without recursive.
 const DELETE: &str = r#"[ -e "$1" ] || [ -L "$1" ] || exit 3
@@ -61,7 +51,7 @@ fi"#;
 const RESOLVE: &str = r#"readlink -f -- "$1""#;
 
 /// Go's `os.ModeDir` bit, as the archive API reports modes.
-const GO_MODE_DIR: u32 = 1 << 31;
+pub(crate) const GO_MODE_DIR: u32 = 1 << 31;
 
 impl DockerSandbox {
     fn sh(&self, script: &str, args: impl IntoIterator<Item = String>) -> Vec<String> {
@@ -77,6 +67,22 @@ impl DockerSandbox {
 
     /// `stat` through the archive API (one HEAD request).
     pub(crate) async fn stat_path(&self, path: &VirtualPath, op: Operation) -> Result<FileInfo> {
+        let info = self.stat_raw(path, op).await?;
+        let modified = info.modification_time.as_deref().and_then(parse_rfc3339);
+        let entry = if info.file_mode & GO_MODE_DIR != 0 {
+            FileInfo::dir(path.clone())
+        } else {
+            FileInfo::file(path.clone(), info.size.max(0) as u64)
+        };
+        Ok(entry.with_modified(modified))
+    }
+
+    /// The engine's stat of a path (one HEAD request, no process started).
+    pub(crate) async fn stat_raw(
+        &self,
+        path: &VirtualPath,
+        op: Operation,
+    ) -> Result<bollard::container::PathStatResponse> {
         self.ensure_open(op)?;
         let target = self.host_path(path);
         let info = self
@@ -91,13 +97,7 @@ impl DockerSandbox {
             )
             .await
             .map_err(|e| errors::archive(op, path.as_str(), e))?;
-        let modified = info.modification_time.as_deref().and_then(parse_rfc3339);
-        let entry = if info.file_mode & GO_MODE_DIR != 0 {
-            FileInfo::dir(path.clone())
-        } else {
-            FileInfo::file(path.clone(), info.size.max(0) as u64)
-        };
-        Ok(entry.with_modified(modified))
+        Ok(info)
     }
 
     /// Downloads the tar of `target` (a container path).
@@ -173,10 +173,16 @@ impl DockerSandbox {
         if let Err(e) = self.ensure_open(op) {
             return items.iter().map(|_| Err(e.clone())).collect();
         }
+        if let Ok(mut cache) = self.edit_cache.lock() {
+            // Edits re-read what any other write touched.
+            for (path, _) in &items {
+                cache.remove(path.as_str());
+            }
+        }
         let (uid, gid) = self.uid_gid;
         let mut builder = tar::Builder::new(Vec::new());
         let mut dirs_added = std::collections::BTreeSet::new();
-        let mut pairs = Vec::with_capacity(items.len() * 2);
+        let mut pairs = Vec::with_capacity(items.len());
         let mut outcomes: Vec<Option<Result<()>>> = Vec::with_capacity(items.len());
         for (path, content) in &items {
             if path.is_root() {
@@ -185,7 +191,9 @@ impl DockerSandbox {
             }
             let mut prefix = String::new();
             let segments: Vec<&str> = path.segments().collect();
-            let (name, parents) = segments.split_last().unwrap_or((&"", &[]));
+            let parents = segments
+                .split_last()
+                .map_or(&[][..], |(_, parents)| parents);
             for segment in parents {
                 prefix.push_str(segment);
                 prefix.push('/');
@@ -198,17 +206,16 @@ impl DockerSandbox {
                     header.set_size(0);
                     header.set_mtime(now_secs());
                     if let Err(e) = builder.append_data(&mut header, &prefix, std::io::empty()) {
-                        outcomes.push(Some(Err(Error::internal(format!(
-                            "building the upload: {e}"
-                        )))));
-                        continue;
+                        let e = Error::internal(format!("building the upload: {e}"));
+                        return items
+                            .iter()
+                            .map(|_| Err(e.clone().with_operation(op)))
+                            .collect();
                     }
                 }
             }
-            let temp = format!(
-                "{prefix}.{name}.agent-write-{}",
-                uuid::Uuid::new_v4().simple()
-            );
+            // Short, so that a 255-byte name still fits beside it.
+            let temp = format!("{prefix}.agent-write-{}", uuid::Uuid::new_v4().simple());
             let mut header = tar::Header::new_gnu();
             header.set_entry_type(tar::EntryType::Regular);
             header.set_mode(0o644);
@@ -222,8 +229,10 @@ impl DockerSandbox {
                 )))));
                 continue;
             }
-            pairs.push(format!("{}/{temp}", self.config.work_dir));
-            pairs.push(self.host_path(path));
+            pairs.push((
+                format!("{}/{temp}", self.config.work_dir),
+                self.host_path(path),
+            ));
             outcomes.push(None);
         }
         if pairs.is_empty() {
@@ -262,11 +271,11 @@ impl DockerSandbox {
             }
             return results;
         }
-        let finished = self.helper(self.sh(FINISH_WRITES, pairs)).await;
-        let letters: Vec<u8> = match &finished {
-            Ok(out) => out.stdout.iter().copied().filter(|b| *b != b'\n').collect(),
-            Err(_) => Vec::new(),
-        };
+        let finished = self
+            .helper
+            .rename_all(&self.docker, &self.container, &self.config.user, &pairs)
+            .await;
+        let letters: Vec<u8> = finished.as_ref().map(|l| l.clone()).unwrap_or_default();
         let mut next_letter = letters.into_iter();
         items
             .iter()
@@ -380,6 +389,9 @@ impl DockerSandbox {
             )
             .with_path("/")
             .with_operation(op));
+        }
+        if let Ok(mut cache) = self.edit_cache.lock() {
+            cache.clear();
         }
         let flag = if recursive { "1" } else { "0" };
         let out = self

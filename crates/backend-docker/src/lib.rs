@@ -30,6 +30,7 @@ mod config;
 mod errors;
 mod exec;
 mod files;
+mod helper;
 mod pool;
 mod reap;
 mod sandbox;

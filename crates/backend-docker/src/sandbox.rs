@@ -17,6 +17,16 @@ use crate::errors;
 use crate::exec::{self, ExecJob};
 use crate::reap::{LABEL_SESSION, Owner};
 
+/// The text of a file as this sandbox last wrote it by `edit`, with the
+/// engine's modification time and size right after; when both still match,
+/// the next edit of the file skips downloading it.
+#[derive(Debug, Clone)]
+pub(crate) struct EditCacheEntry {
+    pub modified: String,
+    pub size: i64,
+    pub text: Arc<String>,
+}
+
 /// Housekeeping commands (stat, ls, moves) get this long.
 pub(crate) const HELPER_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -43,6 +53,8 @@ pub struct DockerSandbox {
     closed: AtomicBool,
     oom_kills_seen: Arc<AtomicU64>,
     pub(crate) edit_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    pub(crate) edit_cache: Mutex<HashMap<String, EditCacheEntry>>,
+    pub(crate) helper: crate::helper::Helper,
 }
 
 impl DockerSandbox {
@@ -140,6 +152,8 @@ impl DockerSandbox {
             closed: AtomicBool::new(false),
             oom_kills_seen: Arc::new(AtomicU64::new(0)),
             edit_locks: Mutex::new(HashMap::new()),
+            edit_cache: Mutex::new(HashMap::new()),
+            helper: crate::helper::Helper::new(),
         };
         if let Err(e) = sandbox
             .docker
