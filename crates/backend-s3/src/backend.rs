@@ -1,5 +1,6 @@
 //! `S3Backend`: construction and the `Backend` implementation.
 
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -22,6 +23,19 @@ use crate::cache::ReadCache;
 use crate::config::{ConditionalWrites, MIN_PART_SIZE, S3Config};
 use crate::error::S3Failure;
 use crate::store::{Listing, Store};
+
+/// A parent directory with more entries than this is not listed for a
+/// batch of writes; its files are checked one by one.
+const BATCH_LISTING_LIMIT: usize = 5000;
+
+/// Facts shared by the writes of one `upload_files` batch.
+#[derive(Debug, Default)]
+struct BatchFacts {
+    file_ancestors: HashSet<VirtualPath>,
+    not_files: HashSet<VirtualPath>,
+    /// Parent directory → the key prefixes (`…/name/`) of its subdirectories.
+    subdirs: HashMap<VirtualPath, HashSet<String>>,
+}
 
 /// Edits of keys hashing to the same stripe serialise in this process, so
 /// that edits through one backend do not race each other into `412`s.
@@ -313,6 +327,107 @@ impl S3Backend {
         let outcome = self.store.put(&key, Bytes::from(content), None).await;
         self.invalidate(Some(&key)).await;
         outcome.map_err(|f| self.fail(f, path, operation))
+    }
+
+    /// What a batch of writes can learn once instead of per file: which
+    /// ancestors are files (one `HeadObject` each), and, for a parent
+    /// holding several files of the batch, which of its children are
+    /// directories (one delimited listing, when it is not huge). A failed
+    /// lookup is simply left out: each write then checks for itself.
+    async fn batch_facts(&self, paths: &[VirtualPath]) -> BatchFacts {
+        let mut facts = BatchFacts::default();
+        let mut ancestors: Vec<VirtualPath> = paths
+            .iter()
+            .flat_map(|p| p.ancestors())
+            .filter(|a| !a.is_root())
+            .collect();
+        ancestors.sort();
+        ancestors.dedup();
+        let mut per_parent: HashMap<VirtualPath, usize> = HashMap::new();
+        for parent in paths.iter().filter_map(VirtualPath::parent) {
+            *per_parent.entry(parent).or_default() += 1;
+        }
+        let heads: Vec<(
+            VirtualPath,
+            std::result::Result<Option<crate::store::Head>, S3Failure>,
+        )> = futures::stream::iter(ancestors)
+            .map(|a| async move {
+                let head = self.store.head(&self.store.key(&a)).await;
+                (a, head)
+            })
+            .buffer_unordered(self.store.concurrency)
+            .collect()
+            .await;
+        for (ancestor, head) in heads {
+            match head {
+                Ok(Some(_)) => {
+                    facts.file_ancestors.insert(ancestor);
+                }
+                Ok(None) => {
+                    facts.not_files.insert(ancestor);
+                }
+                Err(_) => {}
+            }
+        }
+        let shared_parents: Vec<VirtualPath> = per_parent
+            .into_iter()
+            .filter(|(_, n)| *n > 1)
+            .map(|(p, _)| p)
+            .collect();
+        let listings: Vec<_> = futures::stream::iter(shared_parents)
+            .map(|parent| async move {
+                let prefix = self.store.dir_prefix(&parent);
+                let listing = self
+                    .store
+                    .list(&prefix, true, Some(BATCH_LISTING_LIMIT))
+                    .await;
+                (parent, listing)
+            })
+            .buffer_unordered(self.store.concurrency)
+            .collect()
+            .await;
+        for (parent, listing) in listings {
+            if let Ok(listing) = listing
+                && listing.objects.len() + listing.prefixes.len() < BATCH_LISTING_LIMIT
+            {
+                facts
+                    .subdirs
+                    .insert(parent, listing.prefixes.into_iter().collect());
+            }
+        }
+        facts
+    }
+
+    /// `write` with what [`batch_facts`](Self::batch_facts) already knows.
+    async fn write_with_facts(
+        &self,
+        path: &VirtualPath,
+        content: Vec<u8>,
+        facts: &BatchFacts,
+    ) -> Result<()> {
+        let op = Operation::Upload;
+        let known_parent = path.parent().and_then(|p| facts.subdirs.get(&p));
+        let ancestors: Vec<VirtualPath> = path
+            .ancestors()
+            .into_iter()
+            .filter(|a| !a.is_root())
+            .collect();
+        let ancestors_known = ancestors
+            .iter()
+            .all(|a| facts.file_ancestors.contains(a) || facts.not_files.contains(a));
+        let (Some(subdirs), true, false) = (known_parent, ancestors_known, path.is_root()) else {
+            return self.write_path(path, content, op).await;
+        };
+        if ancestors.iter().any(|a| facts.file_ancestors.contains(a)) {
+            return Err(Error::not_a_directory(path.as_str()).with_operation(op));
+        }
+        if subdirs.contains(&self.store.dir_prefix(path)) {
+            return Err(Error::is_directory(path.as_str()).with_operation(op));
+        }
+        let key = self.store.key(path);
+        let outcome = self.store.put(&key, Bytes::from(content), None).await;
+        self.invalidate(Some(&key)).await;
+        outcome.map_err(|f| self.fail(f, path, op))
     }
 
     fn edit_lock(&self, key: &str) -> &Mutex<()> {
@@ -678,13 +793,18 @@ impl Backend for S3Backend {
     }
 
     async fn upload_files(&self, files: Vec<FileUpload>) -> Vec<UploadResult> {
-        futures::stream::iter(files)
-            .map(|file| async move {
-                let outcome = match parse(&file.path, Operation::Upload) {
-                    Ok(path) => {
-                        self.write_path(&path, file.content, Operation::Upload)
-                            .await
-                    }
+        let op = Operation::Upload;
+        let parsed: Vec<Result<VirtualPath>> = files.iter().map(|f| parse(&f.path, op)).collect();
+        let valid: Vec<VirtualPath> = parsed
+            .iter()
+            .filter_map(|p| p.as_ref().ok().cloned())
+            .collect();
+        let facts = self.batch_facts(&valid).await;
+        let facts = &facts;
+        futures::stream::iter(files.into_iter().zip(parsed))
+            .map(|(file, path)| async move {
+                let outcome = match path {
+                    Ok(path) => self.write_with_facts(&path, file.content, facts).await,
                     Err(e) => Err(e),
                 };
                 UploadResult::new(file.path, outcome)

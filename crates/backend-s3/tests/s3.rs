@@ -386,3 +386,36 @@ async fn a_stopped_server_gives_unavailable_errors_and_a_restarted_one_works_aga
     b.write_str("/after.txt", "back").await.unwrap();
     assert_eq!(b.read_to_string("/after.txt").await.unwrap(), "back");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn upload_batch_checks_each_item_and_fails_only_the_bad_ones() {
+    let b = support::backend("batch").await;
+    b.write_str("/d/sub/x.txt", "x").await.unwrap();
+    b.write_str("/d/file", "f").await.unwrap();
+    let results = b
+        .upload_files(vec![
+            FileUpload::new("/d/a.txt", "a"),
+            FileUpload::new("/d/sub", "onto a directory"),
+            FileUpload::new("/d/file/under", "below a file"),
+            FileUpload::new("/d/../escape", "bad path"),
+            FileUpload::new("/d/b.txt", "b"),
+        ])
+        .await;
+    let kinds: Vec<Option<ErrorKind>> = results
+        .iter()
+        .map(|r| r.error.as_ref().map(|e| e.kind()))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            None,
+            Some(ErrorKind::IsDirectory),
+            Some(ErrorKind::NotADirectory),
+            Some(ErrorKind::InvalidPath),
+            None
+        ]
+    );
+    assert_eq!(results[3].path, "/d/../escape");
+    assert_eq!(b.read_to_string("/d/b.txt").await.unwrap(), "b");
+    assert_eq!(b.read_to_string("/d/sub/x.txt").await.unwrap(), "x");
+}
