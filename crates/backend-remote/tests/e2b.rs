@@ -69,6 +69,19 @@ async fn files_written_are_seen_by_commands_and_back() {
 }
 
 #[tokio::test]
+async fn a_sandbox_dropped_without_close_is_still_removed() {
+    let fake = FakeE2b::start().await;
+    drop(sandbox(&fake).await);
+    for _ in 0..50 {
+        if fake.live_sandboxes() == 0 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("the dropped sandbox was not killed");
+}
+
+#[tokio::test]
 async fn a_command_past_its_timeout_is_killed_promptly() {
     let fake = FakeE2b::start().await;
     let sb = sandbox(&fake).await;

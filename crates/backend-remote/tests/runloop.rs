@@ -78,6 +78,15 @@ async fn a_command_past_its_timeout_is_killed_by_the_client() {
 }
 
 #[tokio::test]
+async fn an_expired_long_poll_hold_is_reissued_until_the_devbox_runs() {
+    let fake = FakeRunloop::start().await;
+    fake.faults().inject("wait", Fault::Status(408), 2);
+    let sb = sandbox(&fake).await;
+    assert_eq!(fake.faults().hits("wait"), 3);
+    sb.close().await.expect("close");
+}
+
+#[tokio::test]
 async fn rate_limited_create_is_retried_after_retry_after_ms() {
     let fake = FakeRunloop::start().await;
     fake.faults().inject(
