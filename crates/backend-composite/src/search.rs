@@ -77,6 +77,13 @@ async fn on_own_task<T: Send + 'static>(
     }
 }
 
+/// Whether a file `owner` returned is really visible through the composite:
+/// no deeper route takes its path, and no route is mounted below it (which
+/// makes it a directory).
+fn owns(composite: &CompositeBackend, owner: Owner, path: &VirtualPath) -> bool {
+    composite.table.owner_of(path) == owner && composite.table.mounted_at_or_below(path).is_none()
+}
+
 /// Relative path of `path` under `base` (empty for `base` itself).
 fn relative<'a>(path: &'a VirtualPath, base: &VirtualPath) -> &'a str {
     path.relative_to(base).unwrap_or("")
@@ -120,7 +127,7 @@ pub(crate) async fn glob(
                     .files
                     .into_iter()
                     .map(|f| composite.table.outer_info(part.owner, f))
-                    .filter(|f| composite.table.owner_of(&f.path) == part.owner)
+                    .filter(|f| owns(composite, part.owner, &f.path))
                     .filter(|f| {
                         part.mount_relative.is_none() || pattern.matches(relative(&f.path, outer))
                     })
@@ -201,7 +208,7 @@ pub(crate) async fn grep(
                         m.path = composite.table.outer(part.owner, &m.path);
                         m
                     })
-                    .filter(|m| composite.table.owner_of(&m.path) == part.owner)
+                    .filter(|m| owns(composite, part.owner, &m.path))
                     .filter(|m| match (&part.mount_relative, filter) {
                         (Some(_), Some(f)) => f.matches(relative(&m.path, outer)),
                         _ => true,

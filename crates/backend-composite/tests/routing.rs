@@ -585,3 +585,21 @@ async fn hidden_files_of_the_default_do_not_shorten_a_limited_search() {
     assert_eq!(grepped.matches[0].path.as_str(), "/z.txt");
     assert!(!grepped.truncated);
 }
+
+#[tokio::test]
+async fn a_file_turned_into_a_directory_by_a_mount_is_not_searched() {
+    let default = Arc::new(StateBackend::new());
+    default
+        .write_str("/a", "needle in a shadowed file")
+        .await
+        .unwrap();
+    let composite = CompositeBackend::builder(default)
+        .route("/a/b/", Arc::new(StateBackend::new()))
+        .build()
+        .unwrap();
+    composite.write_str("/a/b/f.txt", "needle").await.unwrap();
+    let hits = composite.grep(&GrepRequest::new("needle")).await.unwrap();
+    let paths: Vec<&str> = hits.matches.iter().map(|m| m.path.as_str()).collect();
+    assert_eq!(paths, ["/a/b/f.txt"]);
+    assert_eq!(composite.glob_paths("**").await.unwrap(), ["/a/b/f.txt"]);
+}
