@@ -33,4 +33,5 @@ pub mod daytona;
 #[cfg(feature = "runloop")]
 pub mod runloop;
 
-#[cfg(feature = "modal")] pub mod modal;
+#[cfg(feature = "modal")]
+pub mod modal;

@@ -33,8 +33,14 @@ async fn safe_call_is_retried_after_unavailable_and_resource_exhausted() {
     let fake = FakeModal::start().await;
     fake.inject("AppGetOrCreate", Code::Unavailable, 1);
     fake.inject("AppGetOrCreate", Code::ResourceExhausted, 1);
-    let sandbox = ModalSandbox::create(config(&fake)).await.expect("create after retries");
-    assert_eq!(fake.calls("AppGetOrCreate"), 3, "two failures, then success");
+    let sandbox = ModalSandbox::create(config(&fake))
+        .await
+        .expect("create after retries");
+    assert_eq!(
+        fake.calls("AppGetOrCreate"),
+        3,
+        "two failures, then success"
+    );
     sandbox.close().await.expect("close");
 }
 
@@ -42,22 +48,38 @@ async fn safe_call_is_retried_after_unavailable_and_resource_exhausted() {
 async fn retries_of_a_safe_call_give_up_with_unavailable_and_terminate_the_sandbox() {
     let fake = FakeModal::start().await;
     fake.inject("SandboxGetTaskId", Code::Unavailable, 10);
-    let e = ModalSandbox::create(config(&fake)).await.expect_err("task id never comes");
+    let e = ModalSandbox::create(config(&fake))
+        .await
+        .expect_err("task id never comes");
     assert_eq!(e.kind(), ErrorKind::Unavailable, "{e}");
     assert!(e.is_retryable(), "{e}");
-    assert_eq!(fake.calls("SandboxGetTaskId"), 4, "first attempt plus max_retries");
+    assert_eq!(
+        fake.calls("SandboxGetTaskId"),
+        4,
+        "first attempt plus max_retries"
+    );
     assert_eq!(fake.created_sandboxes(), 1);
-    assert_eq!(fake.live_sandboxes(), 0, "a sandbox that failed to start is terminated");
+    assert_eq!(
+        fake.live_sandboxes(),
+        0,
+        "a sandbox that failed to start is terminated"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn failed_sandbox_create_is_not_retried_and_leaves_nothing() {
     let fake = FakeModal::start().await;
     fake.inject("SandboxCreate", Code::Unavailable, 1);
-    let e = ModalSandbox::create(config(&fake)).await.expect_err("create fails");
+    let e = ModalSandbox::create(config(&fake))
+        .await
+        .expect_err("create fails");
     assert_eq!(e.kind(), ErrorKind::Unavailable, "{e}");
     assert!(e.message().contains("SandboxCreate"), "{e}");
-    assert_eq!(fake.calls("SandboxCreate"), 1, "SandboxCreate is never sent twice");
+    assert_eq!(
+        fake.calls("SandboxCreate"),
+        1,
+        "SandboxCreate is never sent twice"
+    );
     assert_eq!(fake.created_sandboxes(), 0);
 }
 
@@ -65,9 +87,14 @@ async fn failed_sandbox_create_is_not_retried_and_leaves_nothing() {
 async fn sandbox_create_refused_by_modal_keeps_modals_message() {
     let fake = FakeModal::start().await;
     fake.inject("SandboxCreate", Code::InvalidArgument, 1);
-    let e = ModalSandbox::create(config(&fake)).await.expect_err("create fails");
+    let e = ModalSandbox::create(config(&fake))
+        .await
+        .expect_err("create fails");
     assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{e}");
-    assert!(e.message().contains("injected fault on SandboxCreate"), "{e}");
+    assert!(
+        e.message().contains("injected fault on SandboxCreate"),
+        "{e}"
+    );
     assert!(!e.is_retryable());
 }
 
@@ -112,8 +139,15 @@ async fn wrong_token_is_refused_with_the_variables_to_set() {
     assert_eq!(e.kind(), ErrorKind::PermissionDenied, "{e}");
     assert!(e.message().contains("MODAL_TOKEN_ID"), "{e}");
     assert!(e.message().contains("MODAL_TOKEN_SECRET"), "{e}");
-    assert!(!e.message().contains("as-wrong"), "the secret never appears in errors: {e}");
-    assert_eq!(fake.calls("AppGetOrCreate"), 1, "an auth failure is not retried");
+    assert!(
+        !e.message().contains("as-wrong"),
+        "the secret never appears in errors: {e}"
+    );
+    assert_eq!(
+        fake.calls("AppGetOrCreate"),
+        1,
+        "an auth failure is not retried"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -139,7 +173,10 @@ async fn close_terminates_the_sandbox_and_its_files() {
     assert!(std::path::Path::new(&root).join("a.txt").exists());
     sandbox.close().await.expect("close");
     assert_eq!(fake.live_sandboxes(), 0);
-    assert!(!std::path::Path::new(&root).exists(), "the fake removes a terminated sandbox's files");
+    assert!(
+        !std::path::Path::new(&root).exists(),
+        "the fake removes a terminated sandbox's files"
+    );
     sandbox.close().await.expect("a second close is a no-op");
 }
 
@@ -147,8 +184,13 @@ async fn close_terminates_the_sandbox_and_its_files() {
 async fn files_larger_than_one_stdin_chunk_round_trip() {
     let fake = FakeModal::start().await;
     let sandbox = ModalSandbox::create(config(&fake)).await.expect("create");
-    let content: Vec<u8> = (0..3 * 1024 * 1024 + 17).map(|i| (i * 7 % 256) as u8).collect();
-    sandbox.write("/big.bin", content.clone()).await.expect("write");
+    let content: Vec<u8> = (0..3 * 1024 * 1024 + 17)
+        .map(|i| (i * 7 % 256) as u8)
+        .collect();
+    sandbox
+        .write("/big.bin", content.clone())
+        .await
+        .expect("write");
     assert_eq!(sandbox.read_bytes("/big.bin").await.expect("read"), content);
     sandbox.close().await.expect("close");
 }
@@ -167,7 +209,11 @@ async fn commands_get_a_modal_side_deadline_as_a_backstop() {
         .iter()
         .find(|e| e.args.last().is_some_and(|line| line.contains("echo hi")))
         .expect("the exec of the command");
-    assert_eq!(user.timeout_secs, Some(9), "the caller's deadline plus a margin");
+    assert_eq!(
+        user.timeout_secs,
+        Some(9),
+        "the caller's deadline plus a margin"
+    );
     sandbox.close().await.expect("close");
 }
 

@@ -13,7 +13,12 @@ const API: &str = "/modal.client.ModalClient/";
 const ROUTER: &str = "/modal.task_command_router.TaskCommandRouter/";
 
 /// One raw unary call with the given metadata.
-async fn call<Req, Resp>(url: &str, path: String, message: Req, metadata: &[(&'static str, String)]) -> Result<Resp, Status>
+async fn call<Req, Resp>(
+    url: &str,
+    path: String,
+    message: Req,
+    metadata: &[(&'static str, String)],
+) -> Result<Resp, Status>
 where
     Req: prost::Message + Send + Sync + 'static,
     Resp: prost::Message + Default + Send + Sync + 'static,
@@ -27,13 +32,16 @@ where
     grpc.ready().await.expect("ready");
     let mut request = tonic::Request::new(message);
     for (name, value) in metadata {
-        request
-            .metadata_mut()
-            .insert(*name, MetadataValue::try_from(value.as_str()).expect("ascii"));
+        request.metadata_mut().insert(
+            *name,
+            MetadataValue::try_from(value.as_str()).expect("ascii"),
+        );
     }
     let codec = tonic_prost::ProstCodec::<Req, Resp>::default();
     let path = PathAndQuery::try_from(path).expect("path");
-    grpc.unary(request, path, codec).await.map(tonic::Response::into_inner)
+    grpc.unary(request, path, codec)
+        .await
+        .map(tonic::Response::into_inner)
 }
 
 fn token() -> Vec<(&'static str, String)> {
@@ -91,13 +99,19 @@ async fn sandbox(fake: &FakeModal) -> (String, String, String) {
         last_entry_id: String::new(),
     });
     for (name, value) in token() {
-        request
-            .metadata_mut()
-            .insert(name, MetadataValue::try_from(value.as_str()).expect("ascii"));
+        request.metadata_mut().insert(
+            name,
+            MetadataValue::try_from(value.as_str()).expect("ascii"),
+        );
     }
-    let codec = tonic_prost::ProstCodec::<ImageJoinStreamingRequest, ImageJoinStreamingResponse>::default();
+    let codec =
+        tonic_prost::ProstCodec::<ImageJoinStreamingRequest, ImageJoinStreamingResponse>::default();
     let path = PathAndQuery::from_static("/modal.client.ModalClient/ImageJoinStreaming");
-    let mut stream = grpc.server_streaming(request, path, codec).await.expect("join").into_inner();
+    let mut stream = grpc
+        .server_streaming(request, path, codec)
+        .await
+        .expect("join")
+        .into_inner();
     while stream.message().await.expect("join item").is_some() {}
     let created: SandboxCreateResponse = api(
         fake,
@@ -135,7 +149,11 @@ async fn sandbox(fake: &FakeModal) -> (String, String, String) {
     )
     .await
     .expect("router access");
-    (created.sandbox_id, task.task_id.expect("task id"), access.jwt)
+    (
+        created.sandbox_id,
+        task.task_id.expect("task id"),
+        access.jwt,
+    )
 }
 
 fn exec_start(task_id: &str, exec_id: &str, args: &[&str]) -> TaskExecStartRequest {
@@ -149,13 +167,24 @@ fn exec_start(task_id: &str, exec_id: &str, args: &[&str]) -> TaskExecStartReque
     }
 }
 
-async fn router<Req, Resp>(fake: &FakeModal, method: &str, message: Req, jwt: &str) -> Result<Resp, Status>
+async fn router<Req, Resp>(
+    fake: &FakeModal,
+    method: &str,
+    message: Req,
+    jwt: &str,
+) -> Result<Resp, Status>
 where
     Req: prost::Message + Send + Sync + 'static,
     Resp: prost::Message + Default + Send + Sync + 'static,
 {
     let auth = vec![("authorization", format!("Bearer {jwt}"))];
-    call(fake.router_url(), format!("{ROUTER}{method}"), message, &auth).await
+    call(
+        fake.router_url(),
+        format!("{ROUTER}{method}"),
+        message,
+        &auth,
+    )
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -167,17 +196,27 @@ async fn control_plane_calls_without_the_token_metadata_are_unauthenticated() {
         ..Default::default()
     };
     let only_id = vec![("x-modal-token-id", TOKEN_ID.to_owned())];
-    let e = call::<_, AppGetOrCreateResponse>(&fake.api_url(), format!("{API}AppGetOrCreate"), request.clone(), &only_id)
-        .await
-        .expect_err("no secret");
+    let e = call::<_, AppGetOrCreateResponse>(
+        &fake.api_url(),
+        format!("{API}AppGetOrCreate"),
+        request.clone(),
+        &only_id,
+    )
+    .await
+    .expect_err("no secret");
     assert_eq!(e.code(), Code::Unauthenticated);
     let wrong = vec![
         ("x-modal-token-id", TOKEN_ID.to_owned()),
         ("x-modal-token-secret", "as-wrong".to_owned()),
     ];
-    let e = call::<_, AppGetOrCreateResponse>(&fake.api_url(), format!("{API}AppGetOrCreate"), request, &wrong)
-        .await
-        .expect_err("wrong secret");
+    let e = call::<_, AppGetOrCreateResponse>(
+        &fake.api_url(),
+        format!("{API}AppGetOrCreate"),
+        request,
+        &wrong,
+    )
+    .await
+    .expect_err("wrong secret");
     assert_eq!(e.code(), Code::Unauthenticated);
 }
 
@@ -189,13 +228,17 @@ async fn app_lookup_without_create_if_missing_is_not_found_and_names_are_require
         object_creation_type: OBJECT_CREATION_TYPE_UNSPECIFIED,
         ..Default::default()
     };
-    let e = api::<_, AppGetOrCreateResponse>(&fake, "AppGetOrCreate", lookup).await.expect_err("lookup");
+    let e = api::<_, AppGetOrCreateResponse>(&fake, "AppGetOrCreate", lookup)
+        .await
+        .expect_err("lookup");
     assert_eq!(e.code(), Code::NotFound);
     let unnamed = AppGetOrCreateRequest {
         object_creation_type: OBJECT_CREATION_TYPE_CREATE_IF_MISSING,
         ..Default::default()
     };
-    let e = api::<_, AppGetOrCreateResponse>(&fake, "AppGetOrCreate", unnamed).await.expect_err("no name");
+    let e = api::<_, AppGetOrCreateResponse>(&fake, "AppGetOrCreate", unnamed)
+        .await
+        .expect_err("no name");
     assert_eq!(e.code(), Code::InvalidArgument);
 }
 
@@ -309,30 +352,51 @@ async fn router_calls_need_the_jwt_issued_for_that_task() {
         .await
         .expect_err("another task's jwt");
     assert_eq!(e.code(), Code::Unauthenticated);
-    let e = call::<_, Empty>(fake.router_url(), format!("{ROUTER}TaskExecStart"), start.clone(), &token())
-        .await
-        .expect_err("the control-plane token is not a router token");
+    let e = call::<_, Empty>(
+        fake.router_url(),
+        format!("{ROUTER}TaskExecStart"),
+        start.clone(),
+        &token(),
+    )
+    .await
+    .expect_err("the control-plane token is not a router token");
     assert_eq!(e.code(), Code::Unauthenticated);
-    router::<_, Empty>(&fake, "TaskExecStart", start, &jwt).await.expect("right jwt");
+    router::<_, Empty>(&fake, "TaskExecStart", start, &jwt)
+        .await
+        .expect("right jwt");
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn exec_start_needs_an_exec_id_and_arguments_and_is_idempotent() {
     let fake = FakeModal::start().await;
     let (_, task_id, jwt) = sandbox(&fake).await;
-    let e = router::<_, Empty>(&fake, "TaskExecStart", exec_start(&task_id, "", &["true"]), &jwt)
-        .await
-        .expect_err("no exec id");
+    let e = router::<_, Empty>(
+        &fake,
+        "TaskExecStart",
+        exec_start(&task_id, "", &["true"]),
+        &jwt,
+    )
+    .await
+    .expect_err("no exec id");
     assert_eq!(e.code(), Code::InvalidArgument);
-    let e = router::<_, Empty>(&fake, "TaskExecStart", exec_start(&task_id, "e2", &[]), &jwt)
-        .await
-        .expect_err("no args");
+    let e = router::<_, Empty>(
+        &fake,
+        "TaskExecStart",
+        exec_start(&task_id, "e2", &[]),
+        &jwt,
+    )
+    .await
+    .expect_err("no args");
     assert_eq!(e.code(), Code::InvalidArgument);
     let marker = format!("{}/started", fake.root().display());
     let script = format!("echo x >> {marker}");
     let start = exec_start(&task_id, "e3", &["sh", "-c", &script]);
-    router::<_, Empty>(&fake, "TaskExecStart", start.clone(), &jwt).await.expect("start");
-    router::<_, Empty>(&fake, "TaskExecStart", start, &jwt).await.expect("same exec id again");
+    router::<_, Empty>(&fake, "TaskExecStart", start.clone(), &jwt)
+        .await
+        .expect("start");
+    router::<_, Empty>(&fake, "TaskExecStart", start, &jwt)
+        .await
+        .expect("same exec id again");
     let wait: TaskExecWaitResponse = router(
         &fake,
         "TaskExecWait",
@@ -347,16 +411,24 @@ async fn exec_start_needs_an_exec_id_and_arguments_and_is_idempotent() {
     assert_eq!(wait.exit_status, Some(ExitStatus::Code(0)));
     tokio::time::sleep(Duration::from_millis(100)).await;
     let runs = std::fs::read_to_string(&marker).expect("marker");
-    assert_eq!(runs, "x\n", "a repeated start with the same exec_id runs the command once");
+    assert_eq!(
+        runs, "x\n",
+        "a repeated start with the same exec_id runs the command once"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn stdin_writes_past_the_written_offset_are_out_of_range() {
     let fake = FakeModal::start().await;
     let (_, task_id, jwt) = sandbox(&fake).await;
-    router::<_, Empty>(&fake, "TaskExecStart", exec_start(&task_id, "cat", &["cat"]), &jwt)
-        .await
-        .expect("start");
+    router::<_, Empty>(
+        &fake,
+        "TaskExecStart",
+        exec_start(&task_id, "cat", &["cat"]),
+        &jwt,
+    )
+    .await
+    .expect("start");
     let write = |offset: u64, eof: bool| TaskExecStdinWriteRequest {
         task_id: task_id.clone(),
         exec_id: "cat".into(),
@@ -368,8 +440,12 @@ async fn stdin_writes_past_the_written_offset_are_out_of_range() {
         .await
         .expect_err("gap");
     assert_eq!(e.code(), Code::OutOfRange);
-    router::<_, Empty>(&fake, "TaskExecStdinWrite", write(0, false), &jwt).await.expect("first");
-    router::<_, Empty>(&fake, "TaskExecStdinWrite", write(0, true), &jwt).await.expect("repeat is skipped");
+    router::<_, Empty>(&fake, "TaskExecStdinWrite", write(0, false), &jwt)
+        .await
+        .expect("first");
+    router::<_, Empty>(&fake, "TaskExecStdinWrite", write(0, true), &jwt)
+        .await
+        .expect("repeat is skipped");
     let wait: TaskExecWaitResponse = router(
         &fake,
         "TaskExecWait",
@@ -387,6 +463,8 @@ async fn stdin_writes_past_the_written_offset_are_out_of_range() {
 #[tokio::test(flavor = "multi_thread")]
 async fn methods_outside_the_flow_are_unimplemented() {
     let fake = FakeModal::start().await;
-    let e = api::<_, Empty>(&fake, "SandboxList", Empty {}).await.expect_err("not served");
+    let e = api::<_, Empty>(&fake, "SandboxList", Empty {})
+        .await
+        .expect_err("not served");
     assert_eq!(e.code(), Code::Unimplemented);
 }

@@ -181,11 +181,17 @@ impl ModalConfig {
         if !self.root_dir.starts_with('/') {
             return Err(Error::new(
                 ErrorKind::InvalidArgument,
-                format!("the Modal root_dir must be an absolute path, got {:?}", self.root_dir),
+                format!(
+                    "the Modal root_dir must be an absolute path, got {:?}",
+                    self.root_dir
+                ),
             ));
         }
         if self.image.trim().is_empty() {
-            return Err(Error::new(ErrorKind::InvalidArgument, "the Modal image tag is empty"));
+            return Err(Error::new(
+                ErrorKind::InvalidArgument,
+                "the Modal image tag is empty",
+            ));
         }
         Ok(())
     }

@@ -60,7 +60,9 @@ pub(crate) fn secret_value(value: &str, what: &str) -> Result<AsciiMetadataValue
     let mut parsed = AsciiMetadataValue::try_from(value).map_err(|_| {
         Error::new(
             ErrorKind::InvalidArgument,
-            format!("{what} contains characters that cannot be sent in a gRPC header; check its value"),
+            format!(
+                "{what} contains characters that cannot be sent in a gRPC header; check its value"
+            ),
         )
     })?;
     parsed.set_sensitive(true);
@@ -108,7 +110,13 @@ impl GrpcConn {
         })
     }
 
-    fn request<T>(&self, message: T, timeout: Option<Duration>, attempt: u32, key: &str) -> tonic::Request<T> {
+    fn request<T>(
+        &self,
+        message: T,
+        timeout: Option<Duration>,
+        attempt: u32,
+        key: &str,
+    ) -> tonic::Request<T> {
         let mut request = tonic::Request::new(message);
         let meta = request.metadata_mut();
         for (name, value) in &self.metadata {
@@ -325,7 +333,10 @@ mod tests {
 
     #[test]
     fn throttling_and_outages_are_retryable_unavailable() {
-        for status in [Status::resource_exhausted("slow down"), Status::unavailable("down")] {
+        for status in [
+            Status::resource_exhausted("slow down"),
+            Status::unavailable("down"),
+        ] {
             let e = status_error(Side::ControlPlane, "/x/Y", &status);
             assert_eq!(e.kind(), ErrorKind::Unavailable);
             assert!(e.is_retryable());

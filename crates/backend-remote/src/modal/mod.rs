@@ -54,7 +54,9 @@ impl ModalSandbox {
         let create = Operation::Create;
         config.validate().map_err(|e| e.with_operation(create))?;
         let api = control_plane(&config).map_err(|e| e.with_operation(create))?;
-        let app_id = get_app(&api, &config).await.map_err(|e| e.with_operation(create))?;
+        let app_id = get_app(&api, &config)
+            .await
+            .map_err(|e| e.with_operation(create))?;
         let image_id = build_image(&api, &config, &app_id)
             .await
             .map_err(|e| e.with_operation(create))?;
@@ -90,12 +92,30 @@ impl ModalSandbox {
 
 fn control_plane(config: &ModalConfig) -> Result<GrpcConn> {
     let metadata = vec![
-        ("x-modal-token-id", secret_value(config.token_id.expose(), "MODAL_TOKEN_ID")?),
-        ("x-modal-token-secret", secret_value(config.token_secret.expose(), "MODAL_TOKEN_SECRET")?),
-        ("x-modal-client-type", tonic::metadata::AsciiMetadataValue::from_static(CLIENT_TYPE)),
-        ("x-modal-client-version", tonic::metadata::AsciiMetadataValue::from_static(CLIENT_VERSION)),
+        (
+            "x-modal-token-id",
+            secret_value(config.token_id.expose(), "MODAL_TOKEN_ID")?,
+        ),
+        (
+            "x-modal-token-secret",
+            secret_value(config.token_secret.expose(), "MODAL_TOKEN_SECRET")?,
+        ),
+        (
+            "x-modal-client-type",
+            tonic::metadata::AsciiMetadataValue::from_static(CLIENT_TYPE),
+        ),
+        (
+            "x-modal-client-version",
+            tonic::metadata::AsciiMetadataValue::from_static(CLIENT_VERSION),
+        ),
     ];
-    GrpcConn::new(&config.server_url, Side::ControlPlane, metadata, config.timeouts, config.retry)
+    GrpcConn::new(
+        &config.server_url,
+        Side::ControlPlane,
+        metadata,
+        config.timeouts,
+        config.retry,
+    )
 }
 
 async fn get_app(api: &GrpcConn, config: &ModalConfig) -> Result<String> {
@@ -104,9 +124,14 @@ async fn get_app(api: &GrpcConn, config: &ModalConfig) -> Result<String> {
         environment_name: config.environment.clone(),
         object_creation_type: OBJECT_CREATION_TYPE_CREATE_IF_MISSING,
     };
-    let response: AppGetOrCreateResponse = api.unary(APP_GET_OR_CREATE, request, Retry::Safe, None).await?;
+    let response: AppGetOrCreateResponse = api
+        .unary(APP_GET_OR_CREATE, request, Retry::Safe, None)
+        .await?;
     if response.app_id.is_empty() {
-        return Err(Error::new(ErrorKind::Unavailable, "Modal AppGetOrCreate returned no app id"));
+        return Err(Error::new(
+            ErrorKind::Unavailable,
+            "Modal AppGetOrCreate returned no app id",
+        ));
     }
     Ok(response.app_id)
 }
@@ -121,16 +146,23 @@ async fn build_image(api: &GrpcConn, config: &ModalConfig, app_id: &str) -> Resu
         app_id: app_id.to_owned(),
         builder_version: config.builder_version.clone(),
     };
-    let response: ImageGetOrCreateResponse = api.unary(IMAGE_GET_OR_CREATE, request, Retry::Safe, None).await?;
+    let response: ImageGetOrCreateResponse = api
+        .unary(IMAGE_GET_OR_CREATE, request, Retry::Safe, None)
+        .await?;
     let image_id = response.image_id;
     let began = Instant::now();
-    let mut result = response.result.filter(|r| r.status != generic_status::UNSPECIFIED);
+    let mut result = response
+        .result
+        .filter(|r| r.status != generic_status::UNSPECIFIED);
     let mut last_entry_id = String::new();
     while result.is_none() {
         if began.elapsed() > config.start_timeout {
             return Err(Error::new(
                 ErrorKind::Timeout,
-                format!("the Modal image {} was not built within {:?}", config.image, config.start_timeout),
+                format!(
+                    "the Modal image {} was not built within {:?}",
+                    config.image, config.start_timeout
+                ),
             )
             .with_retryable(true));
         }
@@ -139,7 +171,10 @@ async fn build_image(api: &GrpcConn, config: &ModalConfig, app_id: &str) -> Resu
             timeout: 55.0,
             last_entry_id: last_entry_id.clone(),
         };
-        let mut stream = match api.open_stream::<_, ImageJoinStreamingResponse>(IMAGE_JOIN, join).await {
+        let mut stream = match api
+            .open_stream::<_, ImageJoinStreamingResponse>(IMAGE_JOIN, join)
+            .await
+        {
             Ok(stream) => stream,
             Err(status) if grpc::transient(&status) => {
                 tokio::time::sleep(api.backoff(0)).await;
@@ -153,7 +188,10 @@ async fn build_image(api: &GrpcConn, config: &ModalConfig, app_id: &str) -> Resu
                     if !item.entry_id.is_empty() {
                         last_entry_id = item.entry_id;
                     }
-                    if let Some(r) = item.result.filter(|r| r.status != generic_status::UNSPECIFIED) {
+                    if let Some(r) = item
+                        .result
+                        .filter(|r| r.status != generic_status::UNSPECIFIED)
+                    {
                         result = Some(r);
                         break;
                     }
@@ -185,7 +223,12 @@ async fn build_image(api: &GrpcConn, config: &ModalConfig, app_id: &str) -> Resu
     }
 }
 
-async fn create_sandbox(api: &GrpcConn, config: &ModalConfig, app_id: &str, image_id: &str) -> Result<String> {
+async fn create_sandbox(
+    api: &GrpcConn,
+    config: &ModalConfig,
+    app_id: &str,
+    image_id: &str,
+) -> Result<String> {
     let secs = |d: Duration| u32::try_from(d.as_secs().max(1)).unwrap_or(u32::MAX);
     let resources = (config.milli_cpu.is_some() || config.memory_mb.is_some()).then(|| Resources {
         memory_mb: config.memory_mb.unwrap_or(0),
@@ -215,9 +258,14 @@ async fn create_sandbox(api: &GrpcConn, config: &ModalConfig, app_id: &str, imag
             .collect(),
     };
     // Not retried: a second attempt could create a second sandbox.
-    let response: SandboxCreateResponse = api.unary(SANDBOX_CREATE, request, Retry::Never, None).await?;
+    let response: SandboxCreateResponse = api
+        .unary(SANDBOX_CREATE, request, Retry::Never, None)
+        .await?;
     if response.sandbox_id.is_empty() {
-        return Err(Error::new(ErrorKind::Unavailable, "Modal SandboxCreate returned no sandbox id"));
+        return Err(Error::new(
+            ErrorKind::Unavailable,
+            "Modal SandboxCreate returned no sandbox id",
+        ));
     }
     Ok(response.sandbox_id)
 }
@@ -230,7 +278,10 @@ async fn connect(api: &GrpcConn, config: &ModalConfig, sandbox_id: &str) -> Resu
         if left.is_zero() {
             return Err(Error::new(
                 ErrorKind::Timeout,
-                format!("Modal sandbox {sandbox_id} was not scheduled within {:?}", config.start_timeout),
+                format!(
+                    "Modal sandbox {sandbox_id} was not scheduled within {:?}",
+                    config.start_timeout
+                ),
             )
             .with_retryable(true));
         }
@@ -241,9 +292,17 @@ async fn connect(api: &GrpcConn, config: &ModalConfig, sandbox_id: &str) -> Resu
             wait_until_ready: false,
         };
         let response: SandboxGetTaskIdResponse = api
-            .unary(SANDBOX_TASK_ID, request, Retry::Safe, Some(wait + Duration::from_secs(10)))
+            .unary(
+                SANDBOX_TASK_ID,
+                request,
+                Retry::Safe,
+                Some(wait + Duration::from_secs(10)),
+            )
             .await?;
-        if let Some(result) = response.task_result.filter(|r| r.status != generic_status::UNSPECIFIED) {
+        if let Some(result) = response
+            .task_result
+            .filter(|r| r.status != generic_status::UNSPECIFIED)
+        {
             return Err(Error::new(
                 ErrorKind::Unavailable,
                 format!(

@@ -32,7 +32,8 @@ const STDIN_CHUNK: usize = 1024 * 1024;
 const WRAPPER: &str = r#"echo $$ > "$1" 2>/dev/null; exec sh -c "$2""#;
 
 /// Kills the process group of the pid in `$1` (or the process alone).
-const KILLER: &str = r#"p=$(cat "$1" 2>/dev/null) && { kill -9 -"$p" 2>/dev/null || kill -9 "$p"; }; rm -f -- "$1""#;
+const KILLER: &str =
+    r#"p=$(cat "$1" 2>/dev/null) && { kill -9 -"$p" 2>/dev/null || kill -9 "$p"; }; rm -f -- "$1""#;
 
 /// Writes stdin to `$1` through a temporary file beside it, so a failed
 /// upload never leaves a half-written file.
@@ -70,7 +71,11 @@ pub(crate) async fn router_access(api: &GrpcConn, sandbox_id: &str) -> Result<Ro
 
 /// The router connection for `access`. Plain `http://` is accepted only for
 /// a router on this machine (tests, local development).
-pub(crate) fn router_conn(access: &RouterAccess, timeouts: Timeouts, retry: RetryPolicy) -> Result<GrpcConn> {
+pub(crate) fn router_conn(
+    access: &RouterAccess,
+    timeouts: Timeouts,
+    retry: RetryPolicy,
+) -> Result<GrpcConn> {
     let local = ["http://127.0.0.1", "http://localhost", "http://[::1]"]
         .iter()
         .any(|p| access.url.starts_with(p));
@@ -80,8 +85,17 @@ pub(crate) fn router_conn(access: &RouterAccess, timeouts: Timeouts, retry: Retr
             "Modal's command router URL is not https; refusing to send the sandbox's token over plain text",
         ));
     }
-    let bearer = secret_value(&format!("Bearer {}", access.jwt), "the command router token")?;
-    GrpcConn::new(&access.url, Side::CommandRouter, vec![("authorization", bearer)], timeouts, retry)
+    let bearer = secret_value(
+        &format!("Bearer {}", access.jwt),
+        "the command router token",
+    )?;
+    GrpcConn::new(
+        &access.url,
+        Side::CommandRouter,
+        vec![("authorization", bearer)],
+        timeouts,
+        retry,
+    )
 }
 
 /// The shared state of one sandbox.
@@ -127,15 +141,26 @@ impl Task {
     }
 
     /// A unary router call, retried when safe, with one token refresh.
-    async fn router_call<Req, Resp>(&self, method: &'static str, message: Req, timeout: Option<Duration>) -> Result<Resp>
+    async fn router_call<Req, Resp>(
+        &self,
+        method: &'static str,
+        message: Req,
+        timeout: Option<Duration>,
+    ) -> Result<Resp>
     where
         Req: prost::Message + Clone + Send + Sync + 'static,
         Resp: prost::Message + Default + Send + Sync + 'static,
     {
-        match self.router().unary(method, message.clone(), Retry::Safe, timeout).await {
+        match self
+            .router()
+            .unary(method, message.clone(), Retry::Safe, timeout)
+            .await
+        {
             Err(e) if e.kind() == ErrorKind::PermissionDenied => {
                 self.refresh_router().await?;
-                self.router().unary(method, message, Retry::Safe, timeout).await
+                self.router()
+                    .unary(method, message, Retry::Safe, timeout)
+                    .await
             }
             other => other,
         }
@@ -146,7 +171,9 @@ impl Task {
     async fn start_exec(self: &Arc<Self>, args: Vec<String>, timeout: Duration) -> Result<Exec> {
         let exec_id = uuid::Uuid::new_v4().to_string();
         // Modal kills the command a little after our own deadline, as a backstop.
-        let secs = u32::try_from(timeout.as_secs()).unwrap_or(u32::MAX).saturating_add(2);
+        let secs = u32::try_from(timeout.as_secs())
+            .unwrap_or(u32::MAX)
+            .saturating_add(2);
         let request = TaskExecStartRequest {
             task_id: self.task_id.clone(),
             exec_id: exec_id.clone(),
@@ -293,10 +320,20 @@ impl Exec {
             match outcome {
                 Ok(TaskExecWaitResponse {
                     exit_status: Some(ExitStatus::Code(code)),
-                }) => return Ok(RawEvent::Exit { code: Some(code), signal: None }),
+                }) => {
+                    return Ok(RawEvent::Exit {
+                        code: Some(code),
+                        signal: None,
+                    });
+                }
                 Ok(TaskExecWaitResponse {
                     exit_status: Some(ExitStatus::Signal(signal)),
-                }) => return Ok(RawEvent::Exit { code: None, signal: Some(signal) }),
+                }) => {
+                    return Ok(RawEvent::Exit {
+                        code: None,
+                        signal: Some(signal),
+                    });
+                }
                 // No status yet, or the long wait timed out: ask again.
                 Ok(TaskExecWaitResponse { exit_status: None }) => {}
                 Err(e) if e.kind() == ErrorKind::Timeout => {}
@@ -317,7 +354,8 @@ impl Exec {
                 data: content[offset..end].to_vec(),
                 eof: end == content.len(),
             };
-            let _: TaskExecStdinWriteResponse = self.task.router_call(EXEC_STDIN, request, None).await?;
+            let _: TaskExecStdinWriteResponse =
+                self.task.router_call(EXEC_STDIN, request, None).await?;
             if end == content.len() {
                 return Ok(());
             }
@@ -332,7 +370,13 @@ fn pid_file(exec_id: &str) -> String {
 
 /// Kills the command whose pid `pid_path` holds (best effort).
 async fn kill(task: Arc<Task>, pid_path: String) {
-    let args = vec!["sh".into(), "-c".into(), KILLER.into(), "sh".into(), pid_path];
+    let args = vec![
+        "sh".into(),
+        "-c".into(),
+        KILLER.into(),
+        "sh".into(),
+        pid_path,
+    ];
     let outcome = async {
         let exec = task.start_exec(args, Duration::from_secs(10)).await?;
         let mut events = exec.events();
@@ -369,7 +413,14 @@ impl Remote for ModalRemote {
     async fn start(&self, line: String, timeout: Duration) -> Result<Running> {
         let exec_id_hint = uuid::Uuid::new_v4().to_string();
         let pid_path = pid_file(&exec_id_hint);
-        let args = vec!["sh".into(), "-c".into(), WRAPPER.into(), "sh".into(), pid_path.clone(), line];
+        let args = vec![
+            "sh".into(),
+            "-c".into(),
+            WRAPPER.into(),
+            "sh".into(),
+            pid_path.clone(),
+            line,
+        ];
         let exec = self.0.start_exec(args, timeout).await?;
         let task = self.0.clone();
         Ok(Running {
@@ -392,7 +443,13 @@ impl Remote for ModalRemote {
 
     async fn write_file(&self, abs: &str, content: Vec<u8>) -> Result<()> {
         let timeout = Duration::from_secs(300);
-        let args = vec!["sh".into(), "-c".into(), WRITER.into(), "sh".into(), abs.to_owned()];
+        let args = vec![
+            "sh".into(),
+            "-c".into(),
+            WRITER.into(),
+            "sh".into(),
+            abs.to_owned(),
+        ];
         let exec = self.0.start_exec(args, timeout).await?;
         let mut events = exec.clone().events();
         let writing = exec.write_stdin(&content);
@@ -413,7 +470,10 @@ impl Remote for ModalRemote {
                     }
                 }
             }
-            Err(Error::new(ErrorKind::Unavailable, "the upload's exit status never arrived"))
+            Err(Error::new(
+                ErrorKind::Unavailable,
+                "the upload's exit status never arrived",
+            ))
         };
         let both = async {
             let (written, done) = tokio::join!(writing, collect);

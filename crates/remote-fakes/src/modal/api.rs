@@ -26,13 +26,29 @@ impl Dispatch for ApiService {
                 return grpc::unimplemented(&path);
             };
             let answer: BoxFuture<HttpResponse> = match method {
-                "AppGetOrCreate" => Box::pin(grpc::unary(request, move |r| async move { shared.app_get_or_create(r) })),
-                "ImageGetOrCreate" => Box::pin(grpc::unary(request, move |r| async move { shared.image_get_or_create(r) })),
-                "ImageJoinStreaming" => Box::pin(grpc::server_streaming(request, move |r| shared.image_join(r))),
-                "SandboxCreate" => Box::pin(grpc::unary(request, move |r| async move { shared.sandbox_create(r) })),
-                "SandboxGetTaskId" => Box::pin(grpc::unary(request, move |r| async move { shared.sandbox_task_id(r) })),
-                "SandboxGetCommandRouterAccess" => Box::pin(grpc::unary(request, move |r| async move { shared.router_access(r) })),
-                "SandboxTerminate" => Box::pin(grpc::unary(request, move |r| async move { shared.sandbox_terminate(r) })),
+                "AppGetOrCreate" => Box::pin(grpc::unary(request, move |r| async move {
+                    shared.app_get_or_create(r)
+                })),
+                "ImageGetOrCreate" => Box::pin(grpc::unary(request, move |r| async move {
+                    shared.image_get_or_create(r)
+                })),
+                "ImageJoinStreaming" => Box::pin(grpc::server_streaming(request, move |r| {
+                    shared.image_join(r)
+                })),
+                "SandboxCreate" => Box::pin(grpc::unary(request, move |r| async move {
+                    shared.sandbox_create(r)
+                })),
+                "SandboxGetTaskId" => Box::pin(grpc::unary(request, move |r| async move {
+                    shared.sandbox_task_id(r)
+                })),
+                "SandboxGetCommandRouterAccess" => {
+                    Box::pin(grpc::unary(request, move |r| async move {
+                        shared.router_access(r)
+                    }))
+                }
+                "SandboxTerminate" => Box::pin(grpc::unary(request, move |r| async move {
+                    shared.sandbox_terminate(r)
+                })),
                 _ => return grpc::unimplemented(&path),
             };
             answer.await
@@ -68,7 +84,10 @@ impl Shared {
         }
     }
 
-    fn app_get_or_create(&self, request: Request<AppGetOrCreateRequest>) -> Result<Response<AppGetOrCreateResponse>, Status> {
+    fn app_get_or_create(
+        &self,
+        request: Request<AppGetOrCreateRequest>,
+    ) -> Result<Response<AppGetOrCreateResponse>, Status> {
         self.admit("AppGetOrCreate", &request)?;
         let r = request.into_inner();
         if r.app_name.trim().is_empty() {
@@ -80,13 +99,17 @@ impl Shared {
             return Ok(Response::new(AppGetOrCreateResponse { app_id: id.clone() }));
         }
         match r.object_creation_type {
-            OBJECT_CREATION_TYPE_UNSPECIFIED => Err(Status::not_found(format!("App '{}' not found", r.app_name))),
+            OBJECT_CREATION_TYPE_UNSPECIFIED => {
+                Err(Status::not_found(format!("App '{}' not found", r.app_name)))
+            }
             OBJECT_CREATION_TYPE_CREATE_IF_MISSING => {
                 let id = state.next_id("ap");
                 state.apps.insert(key, id.clone());
                 Ok(Response::new(AppGetOrCreateResponse { app_id: id }))
             }
-            other => Err(invalid(format!("object_creation_type {other} is not served by this fake"))),
+            other => Err(invalid(format!(
+                "object_creation_type {other} is not served by this fake"
+            ))),
         }
     }
 
@@ -100,7 +123,9 @@ impl Shared {
         if !state.apps.values().any(|id| *id == r.app_id) {
             return Err(Status::not_found(format!("app {:?} not found", r.app_id)));
         }
-        let Some(image) = r.image else { return Err(invalid("image is required")) };
+        let Some(image) = r.image else {
+            return Err(invalid("image is required"));
+        };
         let Some(first) = image.dockerfile_commands.first() else {
             return Err(invalid("image.dockerfile_commands is empty"));
         };
@@ -110,20 +135,30 @@ impl Shared {
         if r.builder_version.is_empty() {
             return Err(invalid("builder_version is required"));
         }
-        let recipe = format!("{}|{}", r.builder_version, image.dockerfile_commands.join("\n"));
+        let recipe = format!(
+            "{}|{}",
+            r.builder_version,
+            image.dockerfile_commands.join("\n")
+        );
         if let Some(id) = state.recipes.get(&recipe).cloned() {
             let built = state.images.get(&id).copied().unwrap_or(false);
             let result = built.then(|| GenericResult {
                 status: GENERIC_STATUS_SUCCESS,
                 ..GenericResult::default()
             });
-            return Ok(Response::new(ImageGetOrCreateResponse { image_id: id, result }));
+            return Ok(Response::new(ImageGetOrCreateResponse {
+                image_id: id,
+                result,
+            }));
         }
         let id = state.next_id("im");
         state.recipes.insert(recipe, id.clone());
         state.images.insert(id.clone(), false);
         // A new image is still building: the client must join the build.
-        Ok(Response::new(ImageGetOrCreateResponse { image_id: id, result: None }))
+        Ok(Response::new(ImageGetOrCreateResponse {
+            image_id: id,
+            result: None,
+        }))
     }
 
     fn image_join(
@@ -132,13 +167,16 @@ impl Shared {
     ) -> Result<Response<BoxStream<ImageJoinStreamingResponse>>, Status> {
         self.admit("ImageJoinStreaming", &request)?;
         let r = request.into_inner();
-        if !(r.timeout > 0.0) {
+        if r.timeout.is_nan() || r.timeout <= 0.0 {
             return Err(invalid("timeout must be positive"));
         }
         {
             let mut state = self.lock();
             let Some(built) = state.images.get_mut(&r.image_id) else {
-                return Err(Status::not_found(format!("image {:?} not found", r.image_id)));
+                return Err(Status::not_found(format!(
+                    "image {:?} not found",
+                    r.image_id
+                )));
             };
             *built = true;
         }
@@ -164,32 +202,54 @@ impl Shared {
         Ok(Response::new(Box::pin(futures::stream::iter(items))))
     }
 
-    fn sandbox_create(self: &Arc<Self>, request: Request<SandboxCreateRequest>) -> Result<Response<SandboxCreateResponse>, Status> {
+    fn sandbox_create(
+        self: &Arc<Self>,
+        request: Request<SandboxCreateRequest>,
+    ) -> Result<Response<SandboxCreateResponse>, Status> {
         self.admit("SandboxCreate", &request)?;
         let r = request.into_inner();
-        let Some(definition) = r.definition else { return Err(invalid("definition is required")) };
+        let Some(definition) = r.definition else {
+            return Err(invalid("definition is required"));
+        };
         let mut state = self.lock();
         if !state.apps.values().any(|id| *id == r.app_id) {
             return Err(Status::not_found(format!("app {:?} not found", r.app_id)));
         }
         match state.images.get(&definition.image_id) {
-            None => return Err(Status::not_found(format!("image {:?} not found", definition.image_id))),
-            Some(false) => return Err(Status::failed_precondition("the image has not finished building")),
+            None => {
+                return Err(Status::not_found(format!(
+                    "image {:?} not found",
+                    definition.image_id
+                )));
+            }
+            Some(false) => {
+                return Err(Status::failed_precondition(
+                    "the image has not finished building",
+                ));
+            }
             Some(true) => {}
         }
         if definition.timeout_secs == 0 {
             return Err(invalid("definition.timeout_secs must be positive"));
         }
         let workdir = match &definition.workdir {
-            Some(dir) if !dir.starts_with('/') => return Err(invalid("definition.workdir must be an absolute path")),
+            Some(dir) if !dir.starts_with('/') => {
+                return Err(invalid("definition.workdir must be an absolute path"));
+            }
             Some(dir) => std::path::PathBuf::from(dir),
-            None => self.base.path().join(format!("sb-{}", uuid::Uuid::new_v4().simple())),
+            None => self
+                .base
+                .path()
+                .join(format!("sb-{}", uuid::Uuid::new_v4().simple())),
         };
         if !workdir.starts_with(self.base.path()) {
             // The fake runs commands on the host: keep them inside its root.
-            return Err(Status::permission_denied("the fake only accepts workdirs under its root directory"));
+            return Err(Status::permission_denied(
+                "the fake only accepts workdirs under its root directory",
+            ));
         }
-        std::fs::create_dir_all(&workdir).map_err(|e| Status::internal(format!("creating the workdir: {e}")))?;
+        std::fs::create_dir_all(&workdir)
+            .map_err(|e| Status::internal(format!("creating the workdir: {e}")))?;
         let sandbox_id = state.next_id("sb");
         let task_id = state.next_id("ta");
         state.tasks.insert(task_id.clone(), sandbox_id.clone());
@@ -198,7 +258,10 @@ impl Shared {
             SandboxRecord {
                 task_id,
                 workdir,
-                env: definition.environment_variables.map(|m| m.contents).unwrap_or_default(),
+                env: definition
+                    .environment_variables
+                    .map(|m| m.contents)
+                    .unwrap_or_default(),
                 terminated: false,
                 jwts: HashSet::new(),
             },
@@ -217,7 +280,10 @@ impl Shared {
         Ok(Response::new(SandboxCreateResponse { sandbox_id }))
     }
 
-    fn sandbox_task_id(&self, request: Request<SandboxGetTaskIdRequest>) -> Result<Response<SandboxGetTaskIdResponse>, Status> {
+    fn sandbox_task_id(
+        &self,
+        request: Request<SandboxGetTaskIdRequest>,
+    ) -> Result<Response<SandboxGetTaskIdResponse>, Status> {
         self.admit("SandboxGetTaskId", &request)?;
         let r = request.into_inner();
         if r.timeout.is_none() {
@@ -225,7 +291,10 @@ impl Shared {
         }
         let state = self.lock();
         let Some(sandbox) = state.sandboxes.get(&r.sandbox_id) else {
-            return Err(Status::not_found(format!("sandbox {:?} not found", r.sandbox_id)));
+            return Err(Status::not_found(format!(
+                "sandbox {:?} not found",
+                r.sandbox_id
+            )));
         };
         let task_result = sandbox.terminated.then(|| GenericResult {
             status: GENERIC_STATUS_TERMINATED,
@@ -253,7 +322,9 @@ impl Shared {
                 .ok_or_else(|| Status::not_found(format!("task {task:?} not found")))?,
         };
         let Some(sandbox) = state.sandboxes.get_mut(&sandbox_id) else {
-            return Err(Status::not_found(format!("sandbox {sandbox_id:?} not found")));
+            return Err(Status::not_found(format!(
+                "sandbox {sandbox_id:?} not found"
+            )));
         };
         if sandbox.terminated {
             return Err(Status::failed_precondition("the sandbox has terminated"));
@@ -267,11 +338,19 @@ impl Shared {
         }))
     }
 
-    fn sandbox_terminate(&self, request: Request<SandboxTerminateRequest>) -> Result<Response<SandboxTerminateResponse>, Status> {
+    fn sandbox_terminate(
+        &self,
+        request: Request<SandboxTerminateRequest>,
+    ) -> Result<Response<SandboxTerminateResponse>, Status> {
         self.admit("SandboxTerminate", &request)?;
         let r = request.into_inner();
         let already = match self.lock().sandboxes.get(&r.sandbox_id) {
-            None => return Err(Status::not_found(format!("sandbox {:?} not found", r.sandbox_id))),
+            None => {
+                return Err(Status::not_found(format!(
+                    "sandbox {:?} not found",
+                    r.sandbox_id
+                )));
+            }
             Some(sandbox) => sandbox.terminated,
         };
         self.terminate(&r.sandbox_id);

@@ -51,7 +51,8 @@ where
     Fut: Future<Output = Result<tonic::Response<Resp>, Status>> + Send + 'static,
 {
     let mut grpc = tonic::server::Grpc::new(tonic_prost::ProstCodec::<Resp, Req>::default());
-    grpc.unary(Handler(Some(handler), PhantomData), request).await
+    grpc.unary(Handler(Some(handler), PhantomData), request)
+        .await
 }
 
 /// Decodes a request, runs `handler`, streams its answers.
@@ -59,7 +60,9 @@ pub(crate) async fn server_streaming<Req, Resp, F>(request: HttpRequest, handler
 where
     Req: prost::Message + Default + Send + 'static,
     Resp: prost::Message + Send + 'static,
-    F: FnOnce(tonic::Request<Req>) -> Result<tonic::Response<BoxStream<Resp>>, Status> + Send + 'static,
+    F: FnOnce(tonic::Request<Req>) -> Result<tonic::Response<BoxStream<Resp>>, Status>
+        + Send
+        + 'static,
 {
     let mut grpc = tonic::server::Grpc::new(tonic_prost::ProstCodec::<Resp, Req>::default());
     let handler = StreamHandler(Some(handler), PhantomData);
@@ -121,9 +124,13 @@ impl<D: Dispatch> Service<HttpRequest> for Svc<D> {
 }
 
 /// Serves `service` on `listener` until the task is aborted.
-pub(crate) fn serve<D: Dispatch>(listener: tokio::net::TcpListener, service: D) -> tokio::task::JoinHandle<()> {
+pub(crate) fn serve<D: Dispatch>(
+    listener: tokio::net::TcpListener,
+    service: D,
+) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
+        let incoming =
+            tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
         if let Err(e) = tonic::transport::Server::builder()
             .serve_with_incoming(Svc(service), incoming)
             .await

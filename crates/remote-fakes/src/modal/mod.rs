@@ -45,7 +45,9 @@ pub struct FakeModal {
 
 impl std::fmt::Debug for FakeModal {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("FakeModal").field("api", &self.api_addr).finish_non_exhaustive()
+        f.debug_struct("FakeModal")
+            .field("api", &self.api_addr)
+            .finish_non_exhaustive()
     }
 }
 
@@ -80,7 +82,11 @@ pub(crate) struct State {
 impl State {
     pub(crate) fn next_id(&mut self, prefix: &str) -> String {
         self.counter += 1;
-        format!("{prefix}-{}{:06}", uuid::Uuid::new_v4().simple(), self.counter)
+        format!(
+            "{prefix}-{}{:06}",
+            uuid::Uuid::new_v4().simple(),
+            self.counter
+        )
     }
 }
 
@@ -108,7 +114,10 @@ impl Shared {
             .unwrap_or_else(|p| p.into_inner())
             .get_mut(method)
             .and_then(VecDeque::pop_front)?;
-        Some(tonic::Status::new(code, format!("injected fault on {method}")))
+        Some(tonic::Status::new(
+            code,
+            format!("injected fault on {method}"),
+        ))
     }
 
     pub(crate) fn lock(&self) -> std::sync::MutexGuard<'_, State> {
@@ -119,7 +128,9 @@ impl Shared {
     pub(crate) fn terminate(&self, sandbox_id: &str) -> bool {
         let (execs, workdir) = {
             let mut state = self.lock();
-            let Some(sandbox) = state.sandboxes.get_mut(sandbox_id) else { return false };
+            let Some(sandbox) = state.sandboxes.get_mut(sandbox_id) else {
+                return false;
+            };
             if sandbox.terminated {
                 return true;
             }
@@ -149,7 +160,8 @@ impl FakeModal {
     /// One fake for the whole test process, served by its own runtime so it
     /// outlives each test's runtime (tests get fresh sandboxes from it).
     pub fn shared() -> &'static FakeModal {
-        static SHARED: std::sync::OnceLock<(tokio::runtime::Runtime, FakeModal)> = std::sync::OnceLock::new();
+        static SHARED: std::sync::OnceLock<(tokio::runtime::Runtime, FakeModal)> =
+            std::sync::OnceLock::new();
         let (_, fake) = SHARED.get_or_init(|| {
             std::thread::spawn(|| {
                 let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -179,7 +191,9 @@ impl FakeModal {
             base: tempfile::Builder::new()
                 .prefix("fake-modal-")
                 .tempdir()
-                .unwrap_or_else(|e| panic!("the Modal fake could not create its temporary directory: {e}")),
+                .unwrap_or_else(|e| {
+                    panic!("the Modal fake could not create its temporary directory: {e}")
+                }),
             router_url: format!("http://{relay_addr}"),
             state: Mutex::new(State::default()),
             faults: Mutex::new(HashMap::new()),
@@ -208,7 +222,11 @@ impl FakeModal {
     /// A fresh directory under the fake's root, for one sandbox's files
     /// (pass it as the sandbox's workdir / root dir).
     pub fn new_workdir(&self) -> String {
-        let dir = self.shared.base.path().join(format!("ws-{}", uuid::Uuid::new_v4().simple()));
+        let dir = self
+            .shared
+            .base
+            .path()
+            .join(format!("ws-{}", uuid::Uuid::new_v4().simple()));
         dir.to_string_lossy().into_owned()
     }
 
@@ -238,7 +256,12 @@ impl FakeModal {
 
     /// Sandboxes created and not terminated.
     pub fn live_sandboxes(&self) -> usize {
-        self.shared.lock().sandboxes.values().filter(|s| !s.terminated).count()
+        self.shared
+            .lock()
+            .sandboxes
+            .values()
+            .filter(|s| !s.terminated)
+            .count()
     }
 
     /// Every sandbox created so far (terminated ones included).

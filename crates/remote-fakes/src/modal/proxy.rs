@@ -16,7 +16,9 @@ pub(crate) struct Relay {
 
 impl Relay {
     /// Listens on a random port and relays to `upstream`.
-    pub(crate) async fn start(upstream: SocketAddr) -> (Arc<Relay>, SocketAddr, tokio::task::JoinHandle<()>) {
+    pub(crate) async fn start(
+        upstream: SocketAddr,
+    ) -> (Arc<Relay>, SocketAddr, tokio::task::JoinHandle<()>) {
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
             .unwrap_or_else(|e| panic!("the Modal fake's relay could not bind: {e}"));
@@ -30,13 +32,17 @@ impl Relay {
         let me = relay.clone();
         let task = tokio::spawn(async move {
             loop {
-                let Ok((client, _)) = listener.accept().await else { continue };
+                let Ok((client, _)) = listener.accept().await else {
+                    continue;
+                };
                 if me.refusing.load(Ordering::SeqCst) {
                     drop(client);
                     continue;
                 }
                 let conn = tokio::spawn(async move {
-                    let Ok(mut server) = TcpStream::connect(upstream).await else { return };
+                    let Ok(mut server) = TcpStream::connect(upstream).await else {
+                        return;
+                    };
                     let mut client = client;
                     let _ = client.set_nodelay(true);
                     let _ = server.set_nodelay(true);
@@ -53,7 +59,12 @@ impl Relay {
     /// Drops every open connection and refuses new ones.
     pub(crate) fn cut(&self) {
         self.refusing.store(true, Ordering::SeqCst);
-        for conn in self.open.lock().unwrap_or_else(|p| p.into_inner()).drain(..) {
+        for conn in self
+            .open
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .drain(..)
+        {
             conn.abort();
         }
     }

@@ -30,10 +30,18 @@ impl Dispatch for RouterService {
                 return grpc::unimplemented(&path);
             };
             let answer: BoxFuture<HttpResponse> = match method {
-                "TaskExecStart" => Box::pin(grpc::unary(request, move |r| async move { shared.exec_start(r).await })),
-                "TaskExecStdioRead" => Box::pin(grpc::server_streaming(request, move |r| shared.exec_read(r))),
-                "TaskExecWait" => Box::pin(grpc::unary(request, move |r| async move { shared.exec_wait(r).await })),
-                "TaskExecStdinWrite" => Box::pin(grpc::unary(request, move |r| async move { shared.exec_stdin(r).await })),
+                "TaskExecStart" => Box::pin(grpc::unary(request, move |r| async move {
+                    shared.exec_start(r).await
+                })),
+                "TaskExecStdioRead" => Box::pin(grpc::server_streaming(request, move |r| {
+                    shared.exec_read(r)
+                })),
+                "TaskExecWait" => Box::pin(grpc::unary(request, move |r| async move {
+                    shared.exec_wait(r).await
+                })),
+                "TaskExecStdinWrite" => Box::pin(grpc::unary(request, move |r| async move {
+                    shared.exec_stdin(r).await
+                })),
                 _ => return grpc::unimplemented(&path),
             };
             answer.await
@@ -79,7 +87,10 @@ impl ExecRecord {
 
     /// Whether the process has exited.
     pub fn exited(&self) -> bool {
-        self.exit.lock().unwrap_or_else(|p| p.into_inner()).is_some()
+        self.exit
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_some()
     }
 
     fn pipe(&self, fd: i32) -> &Mutex<Pipe> {
@@ -90,7 +101,9 @@ impl ExecRecord {
 fn kill_group(pid: u32) {
     let _ = std::process::Command::new("sh")
         .arg("-c")
-        .arg(format!("kill -9 -{pid} 2>/dev/null || kill -9 {pid} 2>/dev/null"))
+        .arg(format!(
+            "kill -9 -{pid} 2>/dev/null || kill -9 {pid} 2>/dev/null"
+        ))
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -108,7 +121,10 @@ impl Shared {
     ) -> Result<(PathBuf, std::collections::HashMap<String, String>), Status> {
         let bearer = meta(request, "authorization").and_then(|v| v.strip_prefix("Bearer "));
         let state = self.lock();
-        let sandbox = state.tasks.get(task_id).and_then(|id| state.sandboxes.get(id));
+        let sandbox = state
+            .tasks
+            .get(task_id)
+            .and_then(|id| state.sandboxes.get(id));
         let authorized = match (bearer, sandbox) {
             (Some(jwt), Some(sandbox)) => sandbox.jwts.contains(jwt),
             _ => false,
@@ -116,14 +132,22 @@ impl Shared {
         drop(state);
         if !authorized {
             self.enter(method);
-            return Err(Status::unauthenticated("missing or invalid JWT for this task"));
+            return Err(Status::unauthenticated(
+                "missing or invalid JWT for this task",
+            ));
         }
         if let Some(fault) = self.enter(method) {
             return Err(fault);
         }
         let state = self.lock();
-        match state.tasks.get(task_id).and_then(|id| state.sandboxes.get(id)) {
-            Some(sandbox) if !sandbox.terminated => Ok((sandbox.workdir.clone(), sandbox.env.clone())),
+        match state
+            .tasks
+            .get(task_id)
+            .and_then(|id| state.sandboxes.get(id))
+        {
+            Some(sandbox) if !sandbox.terminated => {
+                Ok((sandbox.workdir.clone(), sandbox.env.clone()))
+            }
             _ => Err(Status::not_found(format!("task {task_id:?} not found"))),
         }
     }
@@ -135,7 +159,10 @@ impl Shared {
         }
     }
 
-    async fn exec_start(&self, request: Request<TaskExecStartRequest>) -> Result<Response<Empty>, Status> {
+    async fn exec_start(
+        &self,
+        request: Request<TaskExecStartRequest>,
+    ) -> Result<Response<Empty>, Status> {
         let task_id = request.get_ref().task_id.clone();
         let (workdir, env) = self.admit_router("TaskExecStart", &request, &task_id)?;
         let r = request.into_inner();
@@ -146,7 +173,9 @@ impl Shared {
             return Err(Status::invalid_argument("command_args is empty"));
         }
         if !(0..=1).contains(&r.stdout_config) || !(0..=2).contains(&r.stderr_config) {
-            return Err(Status::invalid_argument("unknown stdout_config or stderr_config"));
+            return Err(Status::invalid_argument(
+                "unknown stdout_config or stderr_config",
+            ));
         }
         if let Some(existing) = self.lock().execs.get(&r.exec_id) {
             // Exec ids make starts idempotent.
@@ -157,7 +186,9 @@ impl Shared {
             };
         }
         let cwd = match &r.workdir {
-            Some(dir) if !dir.starts_with('/') => return Err(Status::invalid_argument("workdir must be absolute")),
+            Some(dir) if !dir.starts_with('/') => {
+                return Err(Status::invalid_argument("workdir must be absolute"));
+            }
             Some(dir) => PathBuf::from(dir),
             None => workdir,
         };
@@ -167,18 +198,29 @@ impl Shared {
             .current_dir(&cwd)
             // A container's environment, never the host's.
             .env_clear()
-            .env("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
+            .env(
+                "PATH",
+                "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+            )
             .env("HOME", &cwd)
             .env("LANG", "C.UTF-8")
             .envs(env)
             .envs(&r.env)
             .stdin(Stdio::piped())
-            .stdout(if r.stdout_config == 1 { Stdio::piped() } else { Stdio::null() })
-            .stderr(if r.stderr_config == 1 { Stdio::piped() } else { Stdio::null() })
+            .stdout(if r.stdout_config == 1 {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
+            .stderr(if r.stderr_config == 1 {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
             .process_group(0);
-        let mut child = command
-            .spawn()
-            .map_err(|e| Status::failed_precondition(format!("could not start {:?}: {e}", r.command_args[0])))?;
+        let mut child = command.spawn().map_err(|e| {
+            Status::failed_precondition(format!("could not start {:?}: {e}", r.command_args[0]))
+        })?;
         let record = Arc::new(ExecRecord {
             task_id,
             args: r.command_args.clone(),
@@ -248,38 +290,45 @@ impl Shared {
         let exec = self.exec(&task_id, &r.exec_id)?;
         let fd = r.file_descriptor;
         let offset = usize::try_from(r.offset).unwrap_or(usize::MAX);
-        let stream = futures::stream::unfold((exec, offset), move |(exec, mut offset)| async move {
-            let watched = exec.clone();
-            loop {
-                let notified = watched.changed.notified();
-                tokio::pin!(notified);
-                notified.as_mut().enable();
-                {
-                    let pipe = exec.pipe(fd).lock().unwrap_or_else(|p| p.into_inner());
-                    if offset > pipe.data.len() && pipe.eof {
-                        return Some((Err(Status::out_of_range("offset is past the end of the output")), (exec.clone(), usize::MAX)));
+        let stream =
+            futures::stream::unfold((exec, offset), move |(exec, mut offset)| async move {
+                let watched = exec.clone();
+                loop {
+                    let notified = watched.changed.notified();
+                    tokio::pin!(notified);
+                    notified.as_mut().enable();
+                    {
+                        let pipe = exec.pipe(fd).lock().unwrap_or_else(|p| p.into_inner());
+                        if offset > pipe.data.len() && pipe.eof {
+                            return Some((
+                                Err(Status::out_of_range("offset is past the end of the output")),
+                                (exec.clone(), usize::MAX),
+                            ));
+                        }
+                        if offset == usize::MAX {
+                            return None;
+                        }
+                        if offset < pipe.data.len() {
+                            let end = (offset + CHUNK).min(pipe.data.len());
+                            let data = pipe.data[offset..end].to_vec();
+                            offset = end;
+                            drop(pipe);
+                            return Some((Ok(TaskExecStdioReadResponse { data }), (exec, offset)));
+                        }
+                        if pipe.eof {
+                            return None;
+                        }
                     }
-                    if offset == usize::MAX {
-                        return None;
-                    }
-                    if offset < pipe.data.len() {
-                        let end = (offset + CHUNK).min(pipe.data.len());
-                        let data = pipe.data[offset..end].to_vec();
-                        offset = end;
-                        drop(pipe);
-                        return Some((Ok(TaskExecStdioReadResponse { data }), (exec, offset)));
-                    }
-                    if pipe.eof {
-                        return None;
-                    }
+                    notified.await;
                 }
-                notified.await;
-            }
-        });
+            });
         Ok(Response::new(Box::pin(stream)))
     }
 
-    async fn exec_wait(&self, request: Request<TaskExecWaitRequest>) -> Result<Response<TaskExecWaitResponse>, Status> {
+    async fn exec_wait(
+        &self,
+        request: Request<TaskExecWaitRequest>,
+    ) -> Result<Response<TaskExecWaitResponse>, Status> {
         let task_id = request.get_ref().task_id.clone();
         self.admit_router("TaskExecWait", &request, &task_id)?;
         let exec = self.exec(&task_id, &request.get_ref().exec_id)?;
@@ -288,13 +337,18 @@ impl Shared {
             tokio::pin!(notified);
             notified.as_mut().enable();
             if let Some(exit) = exec.exit.lock().unwrap_or_else(|p| p.into_inner()).clone() {
-                return Ok(Response::new(TaskExecWaitResponse { exit_status: Some(exit) }));
+                return Ok(Response::new(TaskExecWaitResponse {
+                    exit_status: Some(exit),
+                }));
             }
             notified.await;
         }
     }
 
-    async fn exec_stdin(&self, request: Request<TaskExecStdinWriteRequest>) -> Result<Response<Empty>, Status> {
+    async fn exec_stdin(
+        &self,
+        request: Request<TaskExecStdinWriteRequest>,
+    ) -> Result<Response<Empty>, Status> {
         let task_id = request.get_ref().task_id.clone();
         self.admit_router("TaskExecStdinWrite", &request, &task_id)?;
         let r = request.into_inner();
@@ -307,21 +361,25 @@ impl Shared {
             )));
         }
         // A repeated write (same offset) is skipped up to what was taken.
-        let skip = usize::try_from(stdin.written - r.offset).unwrap_or(usize::MAX).min(r.data.len());
+        let skip = usize::try_from(stdin.written - r.offset)
+            .unwrap_or(usize::MAX)
+            .min(r.data.len());
         let fresh = &r.data[skip..];
         if !fresh.is_empty() {
             let Some(writer) = stdin.writer.as_mut() else {
                 return Err(Status::failed_precondition("stdin is already closed"));
             };
             if let Err(e) = writer.write_all(fresh).await {
-                return Err(Status::failed_precondition(format!("stdin write failed: {e}")));
+                return Err(Status::failed_precondition(format!(
+                    "stdin write failed: {e}"
+                )));
             }
             stdin.written += fresh.len() as u64;
         }
-        if r.eof {
-            if let Some(mut writer) = stdin.writer.take() {
-                let _ = writer.shutdown().await;
-            }
+        if r.eof
+            && let Some(mut writer) = stdin.writer.take()
+        {
+            let _ = writer.shutdown().await;
         }
         Ok(Response::new(Empty {}))
     }
