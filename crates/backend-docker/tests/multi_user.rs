@@ -143,32 +143,72 @@ async fn sessions_beyond_the_cap_are_quota_exceeded() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn pool_hands_out_warm_sandboxes_and_resets_them_on_release() {
+async fn reset_kills_processes_and_empties_the_work_directory() {
+    let sandbox = common::sandbox().await;
+    sandbox.write_str("/left-behind.txt", "x").await.unwrap();
+    sandbox.write_str("/.hidden/y", "y").await.unwrap();
+    let detached = ExecRequest::new("sleep 300 >/dev/null 2>&1 & echo t > /tmp/t");
+    sandbox.execute(detached).await.unwrap();
+    sandbox.reset().await.unwrap();
+    assert!(
+        sandbox.ls("/").await.unwrap().is_empty(),
+        "the work directory was emptied"
+    );
+    let ps = sandbox
+        .execute(ExecRequest::new(
+            "ps -o args | grep -c '[s]leep 300'; ls -A /tmp | wc -l",
+        ))
+        .await
+        .unwrap();
+    assert_eq!(
+        ps.stdout_text(),
+        "0\n0\n",
+        "processes killed and /tmp emptied"
+    );
+    sandbox.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn pool_hands_out_warm_sandboxes_and_keeps_released_ones_clean() {
+    let docker = common::engine().await;
     let pool = SandboxPool::new(common::builder().await, 2).await.unwrap();
     assert_eq!(pool.warm_count().await, 2);
     let sandbox = pool.acquire().await.unwrap();
     let id = sandbox.id().to_owned();
     sandbox.write_str("/left-behind.txt", "x").await.unwrap();
-    let detached = ExecRequest::new("sleep 300 >/dev/null 2>&1 &");
-    sandbox.execute(detached).await.unwrap();
     pool.release(sandbox).await;
-    // Take both: one of them is the released sandbox.
-    let a = pool.acquire().await.unwrap();
-    let b = pool.acquire().await.unwrap();
-    let reused = if a.id() == id { &a } else { &b };
-    assert_eq!(reused.id(), id, "the released sandbox came back");
-    assert!(
-        reused.ls("/").await.unwrap().is_empty(),
-        "its work directory was emptied"
-    );
-    let ps = reused
-        .execute(ExecRequest::new("ps -o args | grep -c '[s]leep 300'"))
-        .await
-        .unwrap();
-    assert_eq!(ps.stdout_text().trim(), "0", "its processes were killed");
-    pool.release(a).await;
-    pool.release(b).await;
+    // Back in the pool only after its reset, or removed when the pool had
+    // already warmed a replacement: never handed out dirty, never leaked.
+    let mut lent = Vec::new();
+    for _ in 0..2 {
+        lent.push(pool.acquire().await.unwrap());
+    }
+    match lent.iter().find(|s| s.id() == id) {
+        Some(reused) => assert!(
+            reused.ls("/").await.unwrap().is_empty(),
+            "reset before reuse"
+        ),
+        None => assert!(
+            docker.inspect_container(&id, None).await.is_err(),
+            "removed, not leaked"
+        ),
+    }
+    for sandbox in lent {
+        assert_eq!(
+            sandbox
+                .execute(ExecRequest::new("echo ok"))
+                .await
+                .unwrap()
+                .stdout_text(),
+            "ok\n"
+        );
+        pool.release(sandbox).await;
+    }
     pool.shutdown().await;
+    assert!(
+        docker.inspect_container(&id, None).await.is_err(),
+        "shutdown removed the warm ones"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -225,8 +265,9 @@ async fn reap_removes_what_a_killed_owner_left() {
             .expect("the child made a sandbox in time")
             .unwrap()
             .expect("the child printed its sandbox");
-        if let Some(id) = line.strip_prefix("SANDBOX ") {
-            break id.to_owned();
+        // libtest may print its "test ... " prefix on the same line.
+        if let Some(at) = line.find("SANDBOX ") {
+            break line[at + "SANDBOX ".len()..].trim().to_owned();
         }
     };
     assert_eq!(
