@@ -299,7 +299,7 @@ impl Inner {
         let found = match &self.overlay {
             None => self
                 .disk
-                .grep(&base, request, &matcher, self.walk_options(), &|_| false)?,
+                .grep(&base, request, &matcher, self.walk_options(), None)?,
             Some(overlay) => {
                 overlay.grep(&self.disk, &base, request, &matcher, self.walk_options())?
             }

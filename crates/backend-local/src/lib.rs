@@ -16,7 +16,7 @@
 //! [`LocalBackend::overlay`] keeps writes and deletes in memory over a
 //! read-only view of the directory until [`LocalBackend::commit`].
 //!
-//! With the `local-exec` feature, [`LocalSandbox`] also runs commands on the
+//! With the `local-exec` feature, `LocalSandbox` also runs commands on the
 //! host in the root directory. That is a convenience for trusted code and
 //! development, **not isolation**: use the Docker backend for untrusted code.
 //!

@@ -341,7 +341,7 @@ impl Overlay {
             View::Gone => return Err(Error::file_not_found(base.as_str()).with_operation(op)),
             View::Dir | View::Disk => {
                 let skip = |p: &VirtualPath| !matches!(layer.view(p), View::Disk);
-                match disk.grep(base, request, matcher, options, &skip) {
+                match disk.grep(base, request, matcher, options, Some(&skip)) {
                     Ok(found) => by_file.push((base.clone(), found)),
                     Err(e) if matches!(layer.view(base), View::Dir) && disk_absent(&e) => {}
                     Err(e) => return Err(e),

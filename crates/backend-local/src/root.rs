@@ -229,7 +229,11 @@ impl Root {
     /// Opens the directory a walker named, at the host-relative `relative`
     /// (virtual path `vpath`), as an `O_PATH` descriptor, resolved beneath
     /// the root like any other path.
-    pub fn open_walked_dir(&self, relative: &Path, vpath: &VirtualPath) -> Resolved<OwnedFd> {
+    pub fn open_walked_dir(
+        &self,
+        relative: &Path,
+        vpath: &dyn Fn() -> VirtualPath,
+    ) -> Resolved<OwnedFd> {
         let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC;
         if self.openat2 {
             let relative = if relative.as_os_str().is_empty() {
@@ -239,7 +243,7 @@ impl Root {
             };
             return self.open_beneath(relative, flags);
         }
-        let found = self.locate(vpath, true, false)?;
+        let found = self.locate(&vpath(), true, false)?;
         Ok(match &found.name {
             None => rustix::fs::openat(&found.dir, c".", flags, Mode::empty())?,
             Some(name) => rustix::fs::openat(

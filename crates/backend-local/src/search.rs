@@ -140,7 +140,9 @@ impl Disk {
         root_host: &Path,
         dirs: &mut DirCache,
     ) -> Option<FileInfo> {
-        let dir = dirs.dir_of(self, entry.path(), root_host, &vpath).ok()?;
+        let dir = dirs
+            .dir_of(self, entry.path(), root_host, &|| vpath.clone())
+            .ok()?;
         let st = rustix::fs::statat(dir, entry.file_name(), AtFlags::SYMLINK_NOFOLLOW).ok()?;
         match kind_of(&st) {
             FileType::Directory => None,
@@ -162,7 +164,7 @@ impl Disk {
         request: &GrepRequest,
         matcher: &GrepMatcher,
         options: WalkOptions,
-        skip: &(dyn Fn(&VirtualPath) -> bool + Sync),
+        skip: Option<&(dyn Fn(&VirtualPath) -> bool + Sync)>,
     ) -> Result<Vec<GrepMatch>> {
         let op = Operation::Grep;
         let per_file = request.max_count.unwrap_or(usize::MAX).saturating_add(1);
@@ -177,7 +179,9 @@ impl Disk {
             Some(_) => {
                 drop(found);
                 // One file: the filter sees its name.
-                if skip(base) || !matcher.wants(base.file_name().unwrap_or_default()) {
+                if skip.is_some_and(|skip| skip(base))
+                    || !matcher.wants(base.file_name().unwrap_or_default())
+                {
                     return Ok(Vec::new());
                 }
                 let bytes = self.read_bytes(base, op)?;
@@ -200,6 +204,7 @@ impl Disk {
             let mut searcher = new_searcher();
             let mut buf = Vec::new();
             let mut dirs = DirCache::default();
+            let placeholder = VirtualPath::root();
             Box::new(move |entry| {
                 let Ok(entry) = entry else {
                     return WalkState::Continue;
@@ -217,22 +222,32 @@ impl Disk {
                 if !matcher.wants(&rel) {
                     return WalkState::Continue;
                 }
-                let vpath = vjoin(base, &rel);
-                if skip(&vpath) {
+                // Most files hold no match: their virtual path is only built
+                // when something needs it.
+                let vpath_of = || vjoin(base, &rel);
+                if let Some(skip) = skip
+                    && skip(&vpath_of())
+                {
                     return WalkState::Continue;
                 }
                 buf.clear();
                 let loaded = if kind.is_symlink() {
-                    self.read_bytes(&vpath, op).map(|bytes| buf = bytes).is_ok()
+                    self.read_bytes(&vpath_of(), op)
+                        .map(|bytes| buf = bytes)
+                        .is_ok()
                 } else {
-                    self.read_walked(&entry, &vpath, root_host, &mut dirs, &mut buf)
+                    self.read_walked(&entry, &vpath_of, root_host, &mut dirs, &mut buf)
                         .is_ok()
                 };
                 if !loaded || is_binary(&buf) {
                     return WalkState::Continue;
                 }
-                let hits = engine.search(&mut searcher, matcher, &vpath, &buf, per_file);
+                let mut hits = engine.search(&mut searcher, matcher, &placeholder, &buf, per_file);
                 if !hits.is_empty() {
+                    let vpath = vpath_of();
+                    for hit in &mut hits {
+                        hit.path = vpath.clone();
+                    }
                     let _ = tx.send((vpath, hits));
                 }
                 WalkState::Continue
@@ -251,7 +266,7 @@ impl Disk {
     fn read_walked(
         &self,
         entry: &DirEntry,
-        vpath: &VirtualPath,
+        vpath: &dyn Fn() -> VirtualPath,
         root_host: &Path,
         dirs: &mut DirCache,
         buf: &mut Vec<u8>,
@@ -294,13 +309,13 @@ impl DirCache {
         disk: &Disk,
         file_host: &Path,
         root_host: &Path,
-        file_vpath: &VirtualPath,
+        file_vpath: &dyn Fn() -> VirtualPath,
     ) -> std::result::Result<BorrowedFd<'_>, Fail> {
         let parent = file_host.parent().ok_or(Fail::Escape)?;
         if self.fd.is_none() || self.host != parent {
             self.fd = None;
             let relative = parent.strip_prefix(root_host).map_err(|_| Fail::Escape)?;
-            let vparent = file_vpath.parent().unwrap_or_else(VirtualPath::root);
+            let vparent = || file_vpath().parent().unwrap_or_else(VirtualPath::root);
             self.fd = Some(disk.root.open_walked_dir(relative, &vparent)?);
             parent.clone_into(&mut self.host);
         }
@@ -346,9 +361,9 @@ fn may_match_hidden(pattern: &str) -> bool {
 
 /// `path` relative to `base`, `/`-separated, lossy for names that are not
 /// UTF-8.
-fn relative(path: &Path, base: &Path) -> Option<String> {
+fn relative<'a>(path: &'a Path, base: &Path) -> Option<std::borrow::Cow<'a, str>> {
     let rel = path.strip_prefix(base).ok()?;
-    Some(rel.as_os_str().to_string_lossy().into_owned())
+    Some(rel.as_os_str().to_string_lossy())
 }
 
 fn join_rel(prefix: &str, rel: &str) -> String {
