@@ -31,6 +31,9 @@ mod args;
 mod output;
 pub mod permissions;
 mod specs;
+mod tools_exec;
+mod tools_files;
+mod tools_search;
 mod toolset;
 
 pub use args::{Field, FieldKind};

@@ -1,18 +1,13 @@
 //! The dispatcher: a tool name and JSON arguments in, a [`ToolOutput`] out.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Duration;
 
 use async_trait::async_trait;
-use backend_core::{
-    Backend, Error, ErrorKind, ExecRequest, FileInfo, GlobRequest, GrepMatch, GrepRequest,
-    Operation, Sandbox, VirtualPath,
-};
-use serde_json::{Value, json};
+use backend_core::{Backend, Error, ErrorKind, Sandbox, VirtualPath};
+use serde_json::Value;
 
-use crate::args::{Args, validate};
-use crate::output::{Budget, OutputLimits, ToolOutput, cut_line};
+use crate::args::validate;
+use crate::output::{OutputLimits, ToolOutput};
 use crate::permissions::{Access, Decision, Permissions};
 use crate::specs::ToolName;
 
@@ -56,10 +51,10 @@ pub trait Approver: Send + Sync {
 /// rules and output limits.
 #[derive(Clone)]
 pub struct Toolset {
-    backend: Arc<dyn Backend>,
-    sandbox: Option<Arc<dyn Sandbox>>,
-    permissions: Permissions,
-    limits: OutputLimits,
+    pub(crate) backend: Arc<dyn Backend>,
+    pub(crate) sandbox: Option<Arc<dyn Sandbox>>,
+    pub(crate) permissions: Permissions,
+    pub(crate) limits: OutputLimits,
     approver: Option<Arc<dyn Approver>>,
 }
 
@@ -170,7 +165,7 @@ impl Toolset {
         }
     }
 
-    fn unknown_tool(&self, name: &str) -> Error {
+    pub(crate) fn unknown_tool(&self, name: &str) -> Error {
         let offered: Vec<&str> = self.tools().iter().map(|t| t.name).collect();
         let why = match ToolName::parse(name) {
             Some(ToolName::Execute) if self.sandbox.is_none() => {
@@ -189,7 +184,7 @@ impl Toolset {
     }
 
     /// Applies the permission decision; `ask` goes to the approver.
-    async fn permit(
+    pub(crate) async fn permit(
         &self,
         tool: ToolName,
         access: Access,
@@ -225,7 +220,7 @@ impl Toolset {
         }
     }
 
-    async fn check_path(
+    pub(crate) async fn check_path(
         &self,
         tool: ToolName,
         access: Access,
@@ -237,502 +232,11 @@ impl Toolset {
         Ok(parsed)
     }
 
-    fn readable(&self, path: &VirtualPath) -> bool {
+    pub(crate) fn readable(&self, path: &VirtualPath) -> bool {
         self.permissions.check_path(Access::Read, path) == Decision::Allow
     }
-
-    async fn ls(&self, args: &Args) -> Result<ToolOutput, Error> {
-        let path = self
-            .check_path(ToolName::Ls, Access::Read, args.str("path").unwrap_or("/"))
-            .await?;
-        let entries = self.backend.ls(path.as_str()).await?;
-        let total = entries.len();
-        let entries: Vec<FileInfo> = entries
-            .into_iter()
-            .filter(|e| self.readable(&e.path))
-            .collect();
-        let hidden = total - entries.len();
-        let mut budget = Budget::new(self.limits.max_output_chars);
-        for entry in &entries {
-            budget.push(&describe_entry(entry));
-        }
-        let shown = budget.lines();
-        let cut = budget.is_full();
-        let mut text = budget.into_text();
-        if entries.is_empty() {
-            text.push_str(&format!("{} is empty\n", path.as_str()));
-        }
-        if cut {
-            text.push_str(&format!(
-                "[Output cut: showing {shown} of {} entries; list a subdirectory or use glob to narrow it.]\n",
-                entries.len()
-            ));
-        }
-        if hidden > 0 {
-            text.push_str(&format!("[{hidden} entries hidden by permission rules.]\n"));
-        }
-        let structured = json!({
-            "path": path.as_str(),
-            "entries": entries.iter().map(entry_json).collect::<Vec<_>>(),
-            "hidden": hidden,
-        });
-        Ok(ToolOutput::success(text, structured))
-    }
-
-    async fn read_file(&self, args: &Args) -> Result<ToolOutput, Error> {
-        let path = self
-            .check_path(
-                ToolName::ReadFile,
-                Access::Read,
-                args.required_str("file_path")?,
-            )
-            .await?;
-        let offset = args.usize("offset").unwrap_or(0);
-        let limit = args
-            .usize("limit")
-            .unwrap_or(backend_core::DEFAULT_READ_LIMIT);
-        let page = self.backend.read(path.as_str(), offset, limit).await?;
-
-        let mut budget = Budget::new(self.limits.max_output_chars);
-        let mut cut_lines = Vec::new();
-        let mut content = String::new();
-        for (i, raw) in page.content.split_inclusive('\n').enumerate() {
-            let number = page.first_line + i;
-            let line = raw.strip_suffix('\n').unwrap_or(raw);
-            let line = line.strip_suffix('\r').unwrap_or(line);
-            let (shown, was_cut) = cut_line(line, self.limits.max_line_chars);
-            if !budget.push(&format!("{number:>6}\t{shown}")) {
-                break;
-            }
-            if was_cut {
-                cut_lines.push(number);
-            }
-            content.push_str(raw);
-        }
-        let shown = budget.lines();
-        let output_cut = budget.is_full();
-        let mut text = budget.into_text();
-        let last_line = if shown == 0 {
-            0
-        } else {
-            page.first_line + shown - 1
-        };
-        let next_offset = if output_cut {
-            Some(offset + shown)
-        } else {
-            page.next_offset
-        };
-        if page.total_lines == 0 {
-            text.push_str(&format!("[{} is empty.]\n", path.as_str()));
-        } else if let Some(next) = next_offset {
-            let why = if output_cut {
-                format!(
-                    "Output cut at {} characters. ",
-                    self.limits.max_output_chars
-                )
-            } else {
-                String::new()
-            };
-            text.push_str(&format!(
-                "[{why}Showing lines {}-{last_line} of {}. To read more, call read_file with offset={next}.]\n",
-                page.first_line, page.total_lines
-            ));
-        }
-        if !cut_lines.is_empty() {
-            text.push_str(&format!(
-                "[{} long line(s) cut at {} characters.]\n",
-                cut_lines.len(),
-                self.limits.max_line_chars
-            ));
-        }
-        let structured = json!({
-            "file_path": path.as_str(),
-            "content": content,
-            "first_line": page.first_line,
-            "last_line": last_line,
-            "total_lines": page.total_lines,
-            "next_offset": next_offset,
-            "cut_lines": cut_lines,
-            "output_cut": output_cut,
-        });
-        Ok(ToolOutput::success(text, structured))
-    }
-
-    async fn write_file(&self, args: &Args) -> Result<ToolOutput, Error> {
-        let path = self
-            .check_path(
-                ToolName::WriteFile,
-                Access::Write,
-                args.required_str("file_path")?,
-            )
-            .await?;
-        let content = args.required_str("content")?;
-        self.backend
-            .write(path.as_str(), content.as_bytes().to_vec())
-            .await?;
-        let text = format!("Wrote {} bytes to {}\n", content.len(), path.as_str());
-        Ok(ToolOutput::success(
-            text,
-            json!({"file_path": path.as_str(), "bytes_written": content.len()}),
-        ))
-    }
-
-    async fn edit_file(&self, args: &Args) -> Result<ToolOutput, Error> {
-        let path = self
-            .check_path(
-                ToolName::EditFile,
-                Access::Write,
-                args.required_str("file_path")?,
-            )
-            .await?;
-        let result = self
-            .backend
-            .edit(
-                path.as_str(),
-                args.required_str("old_string")?,
-                args.required_str("new_string")?,
-                args.flag("replace_all"),
-            )
-            .await?;
-        let n = result.replacements;
-        let text = format!(
-            "Replaced {n} occurrence{} in {}\n",
-            if n == 1 { "" } else { "s" },
-            path.as_str()
-        );
-        Ok(ToolOutput::success(
-            text,
-            json!({"file_path": path.as_str(), "replacements": n}),
-        ))
-    }
-
-    async fn delete(&self, args: &Args) -> Result<ToolOutput, Error> {
-        let path = VirtualPath::parse(args.required_str("file_path")?)?;
-        let recursive = args.flag("recursive");
-        let decision = if recursive {
-            self.permissions.check_tree(Access::Delete, &path)
-        } else {
-            self.permissions.check_path(Access::Delete, &path)
-        };
-        self.permit(ToolName::Delete, Access::Delete, path.as_str(), decision)
-            .await?;
-        self.backend.delete(path.as_str(), recursive).await?;
-        Ok(ToolOutput::success(
-            format!("Deleted {}\n", path.as_str()),
-            json!({"file_path": path.as_str(), "recursive": recursive}),
-        ))
-    }
-
-    async fn glob(&self, args: &Args) -> Result<ToolOutput, Error> {
-        let base = self
-            .check_path(
-                ToolName::Glob,
-                Access::Read,
-                args.str("path").unwrap_or("/"),
-            )
-            .await?;
-        let pattern = args.required_str("pattern")?;
-        let result = self
-            .backend
-            .glob(&GlobRequest::new(pattern).path(base.as_str()))
-            .await?;
-        let total = result.files.len();
-        let files: Vec<FileInfo> = result
-            .files
-            .into_iter()
-            .filter(|f| self.readable(&f.path))
-            .collect();
-        let hidden = total - files.len();
-        let mut budget = Budget::new(self.limits.max_output_chars);
-        for file in &files {
-            budget.push(file.path.as_str());
-        }
-        let shown = budget.lines();
-        let cut = budget.is_full();
-        let mut text = budget.into_text();
-        if files.is_empty() {
-            text.push_str(&format!(
-                "No files match {pattern:?} under {}\n",
-                base.as_str()
-            ));
-        }
-        if cut {
-            text.push_str(&format!(
-                "[Output cut: showing {shown} of {} files; use a narrower pattern or path.]\n",
-                files.len()
-            ));
-        }
-        if result.truncated {
-            text.push_str(
-                "[More files matched than the backend returns; use a narrower pattern or path.]\n",
-            );
-        }
-        if hidden > 0 {
-            text.push_str(&format!("[{hidden} files hidden by permission rules.]\n"));
-        }
-        let structured = json!({
-            "pattern": pattern,
-            "path": base.as_str(),
-            "files": files.iter().map(|f| f.path.as_str()).collect::<Vec<_>>(),
-            "truncated": result.truncated || cut,
-            "hidden": hidden,
-        });
-        Ok(ToolOutput::success(text, structured))
-    }
-
-    async fn grep(&self, args: &Args) -> Result<ToolOutput, Error> {
-        let base = self
-            .check_path(
-                ToolName::Grep,
-                Access::Read,
-                args.str("path").unwrap_or("/"),
-            )
-            .await?;
-        let pattern = args.required_str("pattern")?;
-        let mode = args.str("output_mode").unwrap_or("files_with_matches");
-        let mut request = GrepRequest::new(pattern)
-            .path(base.as_str())
-            .regex(args.flag("regex"))
-            .case_insensitive(args.flag("case_insensitive"))
-            .max_line_chars(self.limits.max_line_chars);
-        if let Some(glob) = args.str("glob") {
-            request = request.glob(glob);
-        }
-        if let Some(max) = args.usize("max_count") {
-            request = request.max_count(max);
-        }
-        if mode == "content" {
-            request = request.context(args.usize("context").unwrap_or(0));
-        }
-        let result = self.backend.grep(&request).await?;
-        let total = result.matches.len();
-        let matches: Vec<GrepMatch> = result
-            .matches
-            .into_iter()
-            .filter(|m| self.readable(&m.path))
-            .collect();
-        let hidden = total - matches.len();
-        let by_file = group_by_file(&matches);
-
-        let mut budget = Budget::new(self.limits.max_output_chars);
-        let structured_mode = match mode {
-            "content" => {
-                for (path, file_matches) in &by_file {
-                    for line in content_lines(path, file_matches, request.before_context > 0) {
-                        budget.push(&line);
-                    }
-                }
-                json!(matches.iter().map(match_json).collect::<Vec<_>>())
-            }
-            "count" => {
-                for (path, file_matches) in &by_file {
-                    budget.push(&format!("{path}:{}", file_matches.len()));
-                }
-                json!(
-                    by_file
-                        .iter()
-                        .map(|(p, m)| json!({"path": p, "count": m.len()}))
-                        .collect::<Vec<_>>()
-                )
-            }
-            _ => {
-                for path in by_file.keys() {
-                    budget.push(path);
-                }
-                json!(by_file.keys().collect::<Vec<_>>())
-            }
-        };
-        let cut = budget.is_full();
-        let mut text = budget.into_text();
-        if matches.is_empty() {
-            text.push_str(&format!(
-                "No matches for {pattern:?} under {}\n",
-                base.as_str()
-            ));
-        } else if mode == "count" {
-            text.push_str(&format!(
-                "[{} matching lines in {} files.]\n",
-                matches.len(),
-                by_file.len()
-            ));
-        }
-        if cut {
-            text.push_str(&format!(
-                "[Output cut at {} characters; narrow the search with path, glob or max_count.]\n",
-                self.limits.max_output_chars
-            ));
-        }
-        if result.truncated {
-            text.push_str(&format!(
-                "[Stopped after {total} matching lines; more exist. Raise max_count or narrow the search.]\n"
-            ));
-        }
-        if hidden > 0 {
-            text.push_str(&format!("[{hidden} matches hidden by permission rules.]\n"));
-        }
-        let key = match mode {
-            "content" => "matches",
-            "count" => "counts",
-            _ => "files",
-        };
-        let mut structured = json!({
-            "pattern": pattern,
-            "path": base.as_str(),
-            "output_mode": mode,
-            "truncated": result.truncated || cut,
-            "hidden": hidden,
-        });
-        structured[key] = structured_mode;
-        Ok(ToolOutput::success(text, structured))
-    }
-
-    async fn execute(&self, args: &Args) -> Result<ToolOutput, Error> {
-        let sandbox = self
-            .sandbox
-            .as_ref()
-            .ok_or_else(|| self.unknown_tool("execute"))?;
-        let command = args.required_str("command")?;
-        let decision = self.permissions.check_command(command);
-        self.permit(ToolName::Execute, Access::Execute, command, decision)
-            .await?;
-        let timeout = args
-            .usize("timeout")
-            .map_or(backend_core::exec::DEFAULT_EXEC_TIMEOUT, |s| {
-                Duration::from_secs(s as u64)
-            });
-        let request = ExecRequest::new(command).timeout(timeout);
-        request
-            .validate()
-            .map_err(|e| e.or_operation(Operation::Execute))?;
-        let output = sandbox.execute(request).await?;
-        let status = output.status;
-
-        let mut header = match (status.exit_code, status.signal) {
-            (Some(code), _) => format!("Exit code: {code}"),
-            (None, Some(signal)) => format!("Killed by signal {signal}"),
-            (None, None) => "Exit status unknown".to_owned(),
-        };
-        header.push_str(&format!(" ({:.2} s)", status.duration.as_secs_f64()));
-        let mut budget = Budget::new(self.limits.max_output_chars);
-        budget.push(&header);
-        let stdout = output.stdout_text();
-        let stderr = output.stderr_text();
-        for (name, stream) in [("stdout", &stdout), ("stderr", &stderr)] {
-            if stream.is_empty() {
-                continue;
-            }
-            budget.push(&format!("--- {name} ---"));
-            for line in stream.lines() {
-                let (line, _) = cut_line(line, self.limits.max_line_chars);
-                budget.push(&line);
-            }
-        }
-        let cut = budget.is_full();
-        let mut text = budget.into_text();
-        if stdout.is_empty() && stderr.is_empty() {
-            text.push_str("(no output)\n");
-        }
-        if status.timed_out {
-            text.push_str(&format!(
-                "[The command timed out after {} s and was killed; output so far is shown.]\n",
-                timeout.as_secs()
-            ));
-        }
-        if status.stdout_truncated || status.stderr_truncated {
-            text.push_str(
-                "[The command's output passed the sandbox's cap; the rest was dropped.]\n",
-            );
-        }
-        if cut {
-            text.push_str(&format!(
-                "[Output cut at {} characters; redirect output to a file and read it with read_file or grep.]\n",
-                self.limits.max_output_chars
-            ));
-        }
-        let structured = json!({
-            "command": command,
-            "exit_code": status.exit_code,
-            "signal": status.signal,
-            "timed_out": status.timed_out,
-            "stdout": stdout,
-            "stderr": stderr,
-            "stdout_truncated": status.stdout_truncated,
-            "stderr_truncated": status.stderr_truncated,
-            "output_cut": cut,
-            "duration_ms": u64::try_from(status.duration.as_millis()).unwrap_or(u64::MAX),
-        });
-        Ok(ToolOutput::success(text, structured))
-    }
 }
 
-fn denied(message: String) -> Error {
+pub(crate) fn denied(message: String) -> Error {
     Error::new(ErrorKind::PermissionDenied, message)
-}
-
-fn describe_entry(entry: &FileInfo) -> String {
-    if entry.is_dir {
-        format!("{}/", entry.path.as_str())
-    } else {
-        match entry.size {
-            Some(size) => format!("{} ({size} bytes)", entry.path.as_str()),
-            None => entry.path.as_str().to_owned(),
-        }
-    }
-}
-
-fn entry_json(entry: &FileInfo) -> Value {
-    let mut value = json!({"path": entry.path.as_str(), "is_dir": entry.is_dir});
-    if let Some(size) = entry.size {
-        value["size"] = json!(size);
-    }
-    if let Some(secs) = entry
-        .modified
-        .and_then(|m| m.duration_since(std::time::UNIX_EPOCH).ok())
-    {
-        value["modified_unix"] = json!(secs.as_secs());
-    }
-    value
-}
-
-fn match_json(m: &GrepMatch) -> Value {
-    json!({
-        "path": m.path.as_str(),
-        "line_number": m.line_number,
-        "line": m.line,
-        "line_truncated": m.line_truncated,
-        "before": m.before.iter().map(|c| json!({"line_number": c.line_number, "line": c.line})).collect::<Vec<_>>(),
-        "after": m.after.iter().map(|c| json!({"line_number": c.line_number, "line": c.line})).collect::<Vec<_>>(),
-    })
-}
-
-fn group_by_file(matches: &[GrepMatch]) -> BTreeMap<&str, Vec<&GrepMatch>> {
-    let mut by_file: BTreeMap<&str, Vec<&GrepMatch>> = BTreeMap::new();
-    for m in matches {
-        by_file.entry(m.path.as_str()).or_default().push(m);
-    }
-    by_file
-}
-
-/// `path:N:line` for matches and `path-N-line` for context, each line once
-/// even where contexts overlap, with `--` between separate groups.
-fn content_lines(path: &str, matches: &[&GrepMatch], with_context: bool) -> Vec<String> {
-    // line number → (text, is a match)
-    let mut lines: BTreeMap<u64, (&str, bool)> = BTreeMap::new();
-    for m in matches {
-        for c in m.before.iter().chain(&m.after) {
-            lines.entry(c.line_number).or_insert((&c.line, false));
-        }
-        lines.insert(m.line_number, (&m.line, true));
-    }
-    let mut out = Vec::with_capacity(lines.len());
-    let mut previous: Option<u64> = None;
-    for (number, (text, is_match)) in lines {
-        if with_context && previous.is_some_and(|p| number > p + 1) {
-            out.push("--".to_owned());
-        }
-        let sep = if is_match { ':' } else { '-' };
-        out.push(format!("{path}{sep}{number}{sep}{text}"));
-        previous = Some(number);
-    }
-    out
 }

@@ -1,0 +1,220 @@
+//! `glob` and `grep`.
+
+use std::collections::BTreeMap;
+
+use backend_core::{Error, FileInfo, GlobRequest, GrepMatch, GrepRequest};
+use serde_json::{Value, json};
+
+use crate::args::Args;
+use crate::output::{Budget, ToolOutput};
+use crate::permissions::Access;
+use crate::specs::ToolName;
+use crate::toolset::Toolset;
+
+impl Toolset {
+    pub(crate) async fn glob(&self, args: &Args) -> Result<ToolOutput, Error> {
+        let base = self
+            .check_path(
+                ToolName::Glob,
+                Access::Read,
+                args.str("path").unwrap_or("/"),
+            )
+            .await?;
+        let pattern = args.required_str("pattern")?;
+        let result = self
+            .backend
+            .glob(&GlobRequest::new(pattern).path(base.as_str()))
+            .await?;
+        let total = result.files.len();
+        let files: Vec<FileInfo> = result
+            .files
+            .into_iter()
+            .filter(|f| self.readable(&f.path))
+            .collect();
+        let hidden = total - files.len();
+        let mut budget = Budget::new(self.limits.max_output_chars);
+        for file in &files {
+            budget.push(file.path.as_str());
+        }
+        let shown = budget.lines();
+        let cut = budget.is_full();
+        let mut text = budget.into_text();
+        if files.is_empty() {
+            text.push_str(&format!(
+                "No files match {pattern:?} under {}\n",
+                base.as_str()
+            ));
+        }
+        if cut {
+            text.push_str(&format!(
+                "[Output cut: showing {shown} of {} files; use a narrower pattern or path.]\n",
+                files.len()
+            ));
+        }
+        if result.truncated {
+            text.push_str(
+                "[More files matched than the backend returns; use a narrower pattern or path.]\n",
+            );
+        }
+        if hidden > 0 {
+            text.push_str(&format!("[{hidden} files hidden by permission rules.]\n"));
+        }
+        let structured = json!({
+            "pattern": pattern,
+            "path": base.as_str(),
+            "files": files.iter().map(|f| f.path.as_str()).collect::<Vec<_>>(),
+            "truncated": result.truncated || cut,
+            "hidden": hidden,
+        });
+        Ok(ToolOutput::success(text, structured))
+    }
+
+    pub(crate) async fn grep(&self, args: &Args) -> Result<ToolOutput, Error> {
+        let base = self
+            .check_path(
+                ToolName::Grep,
+                Access::Read,
+                args.str("path").unwrap_or("/"),
+            )
+            .await?;
+        let pattern = args.required_str("pattern")?;
+        let mode = args.str("output_mode").unwrap_or("files_with_matches");
+        let mut request = GrepRequest::new(pattern)
+            .path(base.as_str())
+            .regex(args.flag("regex"))
+            .case_insensitive(args.flag("case_insensitive"))
+            .max_line_chars(self.limits.max_line_chars);
+        if let Some(glob) = args.str("glob") {
+            request = request.glob(glob);
+        }
+        if let Some(max) = args.usize("max_count") {
+            request = request.max_count(max);
+        }
+        if mode == "content" {
+            request = request.context(args.usize("context").unwrap_or(0));
+        }
+        let result = self.backend.grep(&request).await?;
+        let total = result.matches.len();
+        let matches: Vec<GrepMatch> = result
+            .matches
+            .into_iter()
+            .filter(|m| self.readable(&m.path))
+            .collect();
+        let hidden = total - matches.len();
+        let by_file = group_by_file(&matches);
+
+        let mut budget = Budget::new(self.limits.max_output_chars);
+        let structured_mode = match mode {
+            "content" => {
+                for (path, file_matches) in &by_file {
+                    for line in content_lines(path, file_matches, request.before_context > 0) {
+                        budget.push(&line);
+                    }
+                }
+                json!(matches.iter().map(match_json).collect::<Vec<_>>())
+            }
+            "count" => {
+                for (path, file_matches) in &by_file {
+                    budget.push(&format!("{path}:{}", file_matches.len()));
+                }
+                json!(
+                    by_file
+                        .iter()
+                        .map(|(p, m)| json!({"path": p, "count": m.len()}))
+                        .collect::<Vec<_>>()
+                )
+            }
+            _ => {
+                for path in by_file.keys() {
+                    budget.push(path);
+                }
+                json!(by_file.keys().collect::<Vec<_>>())
+            }
+        };
+        let cut = budget.is_full();
+        let mut text = budget.into_text();
+        if matches.is_empty() {
+            text.push_str(&format!(
+                "No matches for {pattern:?} under {}\n",
+                base.as_str()
+            ));
+        } else if mode == "count" {
+            text.push_str(&format!(
+                "[{} matching lines in {} files.]\n",
+                matches.len(),
+                by_file.len()
+            ));
+        }
+        if cut {
+            text.push_str(&format!(
+                "[Output cut at {} characters; narrow the search with path, glob or max_count.]\n",
+                self.limits.max_output_chars
+            ));
+        }
+        if result.truncated {
+            text.push_str(&format!(
+                "[Stopped after {total} matching lines; more exist. Raise max_count or narrow the search.]\n"
+            ));
+        }
+        if hidden > 0 {
+            text.push_str(&format!("[{hidden} matches hidden by permission rules.]\n"));
+        }
+        let key = match mode {
+            "content" => "matches",
+            "count" => "counts",
+            _ => "files",
+        };
+        let mut structured = json!({
+            "pattern": pattern,
+            "path": base.as_str(),
+            "output_mode": mode,
+            "truncated": result.truncated || cut,
+            "hidden": hidden,
+        });
+        structured[key] = structured_mode;
+        Ok(ToolOutput::success(text, structured))
+    }
+}
+
+fn match_json(m: &GrepMatch) -> Value {
+    json!({
+        "path": m.path.as_str(),
+        "line_number": m.line_number,
+        "line": m.line,
+        "line_truncated": m.line_truncated,
+        "before": m.before.iter().map(|c| json!({"line_number": c.line_number, "line": c.line})).collect::<Vec<_>>(),
+        "after": m.after.iter().map(|c| json!({"line_number": c.line_number, "line": c.line})).collect::<Vec<_>>(),
+    })
+}
+
+fn group_by_file(matches: &[GrepMatch]) -> BTreeMap<&str, Vec<&GrepMatch>> {
+    let mut by_file: BTreeMap<&str, Vec<&GrepMatch>> = BTreeMap::new();
+    for m in matches {
+        by_file.entry(m.path.as_str()).or_default().push(m);
+    }
+    by_file
+}
+
+/// `path:N:line` for matches and `path-N-line` for context, each line once
+/// even where contexts overlap, with `--` between separate groups.
+fn content_lines(path: &str, matches: &[&GrepMatch], with_context: bool) -> Vec<String> {
+    // line number → (text, is a match)
+    let mut lines: BTreeMap<u64, (&str, bool)> = BTreeMap::new();
+    for m in matches {
+        for c in m.before.iter().chain(&m.after) {
+            lines.entry(c.line_number).or_insert((&c.line, false));
+        }
+        lines.insert(m.line_number, (&m.line, true));
+    }
+    let mut out = Vec::with_capacity(lines.len());
+    let mut previous: Option<u64> = None;
+    for (number, (text, is_match)) in lines {
+        if with_context && previous.is_some_and(|p| number > p + 1) {
+            out.push("--".to_owned());
+        }
+        let sep = if is_match { ':' } else { '-' };
+        out.push(format!("{path}{sep}{number}{sep}{text}"));
+        previous = Some(number);
+    }
+    out
+}
