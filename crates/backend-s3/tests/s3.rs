@@ -125,7 +125,7 @@ async fn concurrent_edits_lose_nothing(backends: Vec<Arc<S3Backend>>) {
     backends[0]
         .write_str("/counter.txt", "END\n")
         .await
-        .unwrap();
+        .expect("seeding the counter");
     let mut tasks = Vec::new();
     for task in 0..32 {
         let b = backends[task % backends.len()].clone();
@@ -134,14 +134,17 @@ async fn concurrent_edits_lose_nothing(backends: Vec<Arc<S3Backend>>) {
                 let marker = format!("t{task}e{edit}\nEND\n");
                 b.edit("/counter.txt", "END\n", &marker, false)
                     .await
-                    .unwrap();
+                    .expect("an edit failed");
             }
         }));
     }
     for t in tasks {
-        t.await.unwrap();
+        t.await.expect("an edit task panicked");
     }
-    let text = backends[0].read_to_string("/counter.txt").await.unwrap();
+    let text = backends[0]
+        .read_to_string("/counter.txt")
+        .await
+        .expect("reading the counter");
     for task in 0..32 {
         for edit in 0..20 {
             assert!(
@@ -318,7 +321,7 @@ async fn put_raw(endpoint: &str, bucket: &str, key: &str) {
         .body(Vec::new().into())
         .send()
         .await
-        .unwrap();
+        .expect("putting a raw key");
 }
 
 #[tokio::test(flavor = "multi_thread")]
