@@ -2,16 +2,16 @@
 //! case gets a fresh fake (its own port and temporary directory) and a
 //! fresh sandbox on it.
 
-#[cfg(feature = "http-client")]
+#[cfg(any(feature = "e2b", feature = "daytona", feature = "runloop"))]
 use std::sync::Arc;
-#[cfg(feature = "http-client")]
+#[cfg(any(feature = "e2b", feature = "daytona", feature = "runloop"))]
 use std::time::Duration;
 
-#[cfg(feature = "http-client")]
+#[cfg(any(feature = "e2b", feature = "daytona", feature = "runloop"))]
 use backend_conformance::Subject;
 
 /// Quick retries, so that faults never slow the suite down.
-#[cfg(feature = "http-client")]
+#[cfg(any(feature = "e2b", feature = "daytona", feature = "runloop"))]
 fn fast_retries() -> backend_remote::http::RetryPolicy {
     backend_remote::http::RetryPolicy {
         max_retries: 3,
@@ -77,4 +77,28 @@ mod daytona {
 #[cfg(feature = "runloop")]
 mod runloop {
     backend_conformance::conformance_tests!(name: "runloop", factory: super::make_runloop);
+}
+
+/// Modal (experimental): one fake Modal server for the whole run, serving
+/// its own runtime; every case gets a fresh sandbox (and directory) on it.
+#[cfg(feature = "modal")]
+mod modal {
+    use std::sync::Arc;
+
+    use backend_conformance::Subject;
+    use backend_remote::modal::{ModalConfig, ModalSandbox};
+    use remote_fakes::modal::{FakeModal, TOKEN_ID, TOKEN_SECRET};
+
+    async fn make_modal() -> Subject {
+        let fake = FakeModal::shared();
+        let config = ModalConfig::new(TOKEN_ID, TOKEN_SECRET)
+            .server_url(fake.api_url())
+            .root_dir(fake.new_workdir());
+        let sandbox = ModalSandbox::create(config)
+            .await
+            .unwrap_or_else(|e| panic!("cannot create a sandbox on the Modal fake: {e}"));
+        Subject::sandbox(Arc::new(sandbox))
+    }
+
+    backend_conformance::conformance_tests!(name: "modal", factory: make_modal);
 }
