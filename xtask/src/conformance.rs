@@ -115,6 +115,13 @@ const TARGETS: &[Target] = &[
         cargo_args: &[],
     },
     Target {
+        name: "composite-exec",
+        package: "backend-composite",
+        dir: "crates/backend-composite",
+        test: "conformance",
+        cargo_args: &[],
+    },
+    Target {
         name: "custom-example",
         package: "custom-backend-example",
         dir: "examples/custom-backend",
