@@ -97,12 +97,19 @@ fn main() {
     let endpoint = server.endpoint();
     let bucket = format!("bench-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
     let corpus_prefix = "corpus";
+    // Requests in flight per operation; the backend's default unless set.
+    let concurrency: usize = std::env::var("BENCH_S3_CONCURRENCY")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(32);
 
     let ours = runtime.block_on(async {
         support::ensure_bucket(&endpoint, &bucket).await;
-        let backend = S3Backend::connect(support::config_for(&endpoint, &bucket, corpus_prefix))
-            .await
-            .expect("connecting");
+        let backend = S3Backend::connect(
+            support::config_for(&endpoint, &bucket, corpus_prefix).concurrency(concurrency),
+        )
+        .await
+        .expect("connecting");
         for result in backend.upload_files(corpus()).await {
             assert!(
                 result.is_ok(),
@@ -130,11 +137,10 @@ fn main() {
             grep.push(start.elapsed());
             assert_eq!(hits.matches.len(), OBJECTS / 50);
 
-            let writer = S3Backend::connect(support::config_for(
-                &endpoint,
-                &bucket,
-                &format!("ours-writes-{round}"),
-            ))
+            let writer = S3Backend::connect(
+                support::config_for(&endpoint, &bucket, &format!("ours-writes-{round}"))
+                    .concurrency(concurrency),
+            )
             .await
             .expect("connecting");
             let files: Vec<FileUpload> = (0..WRITES)
@@ -206,7 +212,9 @@ fn main() {
         "500 small writes (write, one at a time)",
     ];
 
-    println!("\nS3 backend vs boto3 reference (moto on 127.0.0.1, median of {ROUNDS} rounds)\n");
+    println!(
+        "\nS3 backend (concurrency {concurrency}) vs boto3 reference (moto on 127.0.0.1, median of {ROUNDS} rounds)\n"
+    );
     println!("| operation | backend-s3 | boto3 (one request at a time) | speed-up |");
     println!("|---|---:|---:|---:|");
     for ((name, ours), theirs) in names.iter().zip(ours).zip(theirs) {
