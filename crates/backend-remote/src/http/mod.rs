@@ -2,6 +2,12 @@
 //! retries and error mapping, the redacting key type, safe shell lines, and
 //! the provider-neutral sandbox every HTTP provider wraps.
 
+// Modal uses the sandbox layer only; the HTTP client serves the other three.
+#![cfg_attr(
+    not(any(feature = "e2b", feature = "daytona", feature = "runloop")),
+    allow(dead_code)
+)]
+
 pub(crate) mod client;
 pub(crate) mod remote;
 mod secret;
