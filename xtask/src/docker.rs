@@ -140,7 +140,11 @@ fn find_busybox() -> Result<std::path::PathBuf> {
             .unwrap_or(false)
     };
     let candidates = ["/bin/busybox", "/usr/bin/busybox"];
-    if let Some(found) = candidates.iter().map(Path::new).find(|p| p.is_file() && is_static(p)) {
+    if let Some(found) = candidates
+        .iter()
+        .map(Path::new)
+        .find(|p| p.is_file() && is_static(p))
+    {
         return Ok(found.to_path_buf());
     }
     if !is_root() {
@@ -148,7 +152,13 @@ fn find_busybox() -> Result<std::path::PathBuf> {
     }
     run_cmd(
         Command::new("apt-get")
-            .args(["install", "-y", "--no-install-recommends", "busybox-static", "file"])
+            .args([
+                "install",
+                "-y",
+                "--no-install-recommends",
+                "busybox-static",
+                "file",
+            ])
             .env("DEBIAN_FRONTEND", "noninteractive"),
     )?;
     let found = Path::new("/bin/busybox");
@@ -170,7 +180,17 @@ fn tempfile_dir() -> Result<std::path::PathBuf> {
 /// `agent` (1000) and `nobody` (65534), `/workspace` owned by `agent`, and
 /// an empty `/tmp` (a tmpfs is mounted over it at run time).
 fn build_rootfs(root: &Path, busybox: &Path) -> Result<()> {
-    for dir in ["bin", "etc", "tmp", "workspace", "proc", "sys", "dev", "usr/bin", "sbin"] {
+    for dir in [
+        "bin",
+        "etc",
+        "tmp",
+        "workspace",
+        "proc",
+        "sys",
+        "dev",
+        "usr/bin",
+        "sbin",
+    ] {
         std::fs::create_dir_all(root.join(dir))?;
     }
     std::fs::copy(busybox, root.join("bin/busybox")).context("copying busybox")?;

@@ -275,7 +275,7 @@ impl DockerSandbox {
             .helper
             .rename_all(&self.docker, &self.container, &self.config.user, &pairs)
             .await;
-        let letters: Vec<u8> = finished.as_ref().map(|l| l.clone()).unwrap_or_default();
+        let letters: Vec<u8> = finished.as_ref().cloned().unwrap_or_default();
         let mut next_letter = letters.into_iter();
         items
             .iter()

@@ -2,7 +2,8 @@
 
 use std::collections::VecDeque;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Duration;
 
 use backend_core::{Error, ErrorKind, Operation, Result, Sandbox};
 use tokio::sync::Mutex;
@@ -11,10 +12,14 @@ use tokio_util::task::TaskTracker;
 use crate::config::DockerSandboxBuilder;
 use crate::sandbox::DockerSandbox;
 
+/// A sandbox seen working this recently is not checked again on acquire.
+const HEALTH_BYPASS: Duration = Duration::from_secs(1);
+
 /// Keeps `size` sandboxes created and started, so that
 /// [`acquire`](Self::acquire) hands one out at once.
 ///
-/// A sandbox handed out is checked first (its container must be running);
+/// A sandbox handed out is checked first (its container must be running;
+/// one seen working within the last second, e.g. by its reset, counts);
 /// [`release`](Self::release) resets it (kills its processes, empties its
 /// work directory and `/tmp`) and puts it back, or destroys it and warms a
 /// new one when the reset fails. Cheap to clone (shared state).
@@ -43,6 +48,8 @@ struct PoolInner {
     warm: Mutex<VecDeque<DockerSandbox>>,
     tasks: TaskTracker,
     closed: AtomicBool,
+    /// Sandboxes being created to refill the pool.
+    creating: AtomicUsize,
 }
 
 impl SandboxPool {
@@ -72,6 +79,7 @@ impl SandboxPool {
                 warm: Mutex::new(warm),
                 tasks: TaskTracker::new(),
                 closed: AtomicBool::new(false),
+                creating: AtomicUsize::new(0),
             }),
         })
     }
@@ -93,8 +101,11 @@ impl SandboxPool {
         loop {
             let next = self.inner.warm.lock().await.pop_front();
             let Some(sandbox) = next else { break };
-            self.refill();
-            if sandbox.is_healthy().await {
+            self.refill().await;
+            // A sandbox seen working within the bypass window (its reset on
+            // release, its creation) is handed out without another
+            // round trip; older ones are inspected first.
+            if sandbox.checked_within(HEALTH_BYPASS) || sandbox.is_healthy().await {
                 return Ok(sandbox);
             }
             self.inner.tasks.spawn(async move {
@@ -114,26 +125,37 @@ impl SandboxPool {
         if sandbox.reset().await.is_ok() {
             let mut warm = self.inner.warm.lock().await;
             if warm.len() < self.inner.size {
-                warm.push_back(sandbox);
+                // Most recently checked first.
+                warm.push_front(sandbox);
                 return;
             }
         } else {
             tracing::warn!(container = %sandbox.container_id(), "pool reset failed; replacing the sandbox");
-            self.refill();
+            let _ = sandbox.close().await;
+            self.refill().await;
+            return;
         }
         let _ = sandbox.close().await;
     }
 
-    /// Starts creating one sandbox in the background when below size.
-    fn refill(&self) {
+    /// Starts creating one sandbox in the background when the warm ones
+    /// and those already being created fall short of the size.
+    async fn refill(&self) {
         let inner = self.inner.clone();
-        self.inner.tasks.spawn(async move {
-            if inner.closed.load(Ordering::Acquire) || inner.warm.lock().await.len() >= inner.size {
+        {
+            let warm = inner.warm.lock().await;
+            let creating = inner.creating.load(Ordering::Acquire);
+            if inner.closed.load(Ordering::Acquire) || warm.len() + creating >= inner.size {
                 return;
             }
-            match inner.builder.clone().build().await {
+            inner.creating.fetch_add(1, Ordering::AcqRel);
+        }
+        self.inner.tasks.spawn(async move {
+            let created = inner.builder.clone().build().await;
+            let mut warm = inner.warm.lock().await;
+            inner.creating.fetch_sub(1, Ordering::AcqRel);
+            match created {
                 Ok(sandbox) => {
-                    let mut warm = inner.warm.lock().await;
                     if inner.closed.load(Ordering::Acquire) || warm.len() >= inner.size {
                         drop(warm);
                         let _ = sandbox.close().await;

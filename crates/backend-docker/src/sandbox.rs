@@ -38,12 +38,20 @@ pub(crate) const HELPER_TIMEOUT: Duration = Duration::from_secs(60);
 /// dropping it removes the container and its volume.
 ///
 /// # What the image must contain
-/// A POSIX `sh` and these programs on `PATH` (busybox provides them all):
-/// `kill`, `find`, `stat`, `mv`, `rm`, `readlink`, `cat`, `sleep`, and for
-/// [`SandboxPool`](crate::SandboxPool) resets `ls`. The work directory must
-/// exist in the image and belong to the configured user (the volume copies
-/// its owner), and `/sys/fs/cgroup` should be visible so that
-/// out-of-memory kills are told apart from other kills.
+/// - A POSIX `sh` and, on `PATH`, the programs the backend runs with
+///   argument vectors: `kill`, `find` (with `-mindepth`, `-maxdepth`,
+///   `-type`, `-print0`, `-exec ... {} +`), `stat -c`, `mv`, `rm`,
+///   `readlink -f`, `cat`, `ls`, `sleep`, `printf`. Busybox provides them
+///   all; `cargo xtask docker-image` builds such an image from Debian's
+///   `busybox-static`.
+/// - The work directory (default `/workspace`), owned by the command user
+///   (default `1000:1000`): the volume mounted there copies its owner.
+/// - Nothing else: no package manager, no network tools, no users besides
+///   the numeric ids (the idle main process runs as `65534:65534`, so that
+///   commands cannot kill it).
+///
+/// `/sys/fs/cgroup` (visible by default) lets out-of-memory kills be told
+/// apart from other kills.
 #[derive(Debug)]
 pub struct DockerSandbox {
     pub(crate) docker: Docker,
@@ -55,6 +63,9 @@ pub struct DockerSandbox {
     pub(crate) edit_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     pub(crate) edit_cache: Mutex<HashMap<String, EditCacheEntry>>,
     pub(crate) helper: crate::helper::Helper,
+    /// When the container was last seen working (creation, a health
+    /// check, a reset).
+    last_ok: Mutex<std::time::Instant>,
 }
 
 impl DockerSandbox {
@@ -154,6 +165,7 @@ impl DockerSandbox {
             edit_locks: Mutex::new(HashMap::new()),
             edit_cache: Mutex::new(HashMap::new()),
             helper: crate::helper::Helper::new(),
+            last_ok: Mutex::new(std::time::Instant::now()),
         };
         if let Err(e) = sandbox
             .docker
@@ -187,9 +199,29 @@ impl DockerSandbox {
         if self.closed.load(Ordering::Acquire) {
             return false;
         }
-        match self.docker.inspect_container(&self.container, None).await {
+        let running = match self.docker.inspect_container(&self.container, None).await {
             Ok(info) => info.state.and_then(|s| s.running).unwrap_or(false),
             Err(_) => false,
+        };
+        if running {
+            self.mark_ok();
+        }
+        running
+    }
+
+    /// Whether the container was seen working within `window`.
+    pub(crate) fn checked_within(&self, window: Duration) -> bool {
+        !self.closed.load(Ordering::Acquire)
+            && self
+                .last_ok
+                .lock()
+                .map(|at| at.elapsed() < window)
+                .unwrap_or(false)
+    }
+
+    fn mark_ok(&self) {
+        if let Ok(mut at) = self.last_ok.lock() {
+            *at = std::time::Instant::now();
         }
     }
 
@@ -210,6 +242,7 @@ impl DockerSandbox {
             ])
             .await?;
         if out.code == Some(0) && out.stdout == b"clean\n" {
+            self.mark_ok();
             Ok(())
         } else {
             Err(Error::new(

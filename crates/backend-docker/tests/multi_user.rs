@@ -272,7 +272,7 @@ async fn reap_removes_what_a_killed_owner_left() {
     };
     assert_eq!(
         common::labelled_containers(&docker, LABEL_OWNER_PID, &pid).await,
-        [id.clone()]
+        std::slice::from_ref(&id)
     );
     child.kill().await.unwrap();
     child.wait().await.unwrap();
