@@ -48,4 +48,4 @@ mod search;
 
 pub use backend::{Change, LocalBackend, LocalOptions};
 #[cfg(feature = "local-exec")]
-pub use sandbox::{LocalSandbox, Rlimits, SandboxOptions};
+pub use sandbox::{DEFAULT_PATH, LocalSandbox, Rlimits, SandboxOptions};

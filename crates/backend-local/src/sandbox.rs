@@ -132,7 +132,19 @@ impl SandboxOptions {
 }
 
 /// A [`LocalBackend`] that also runs commands on the host, in its root.
-/// See the [module docs](self): convenient, **not isolation**.
+///
+/// **This is not isolation**: commands run as the host user, with the
+/// host's file system and network; the root is only their working
+/// directory. Use it for trusted code and development, and the Docker
+/// backend (`backend-docker`) for anything untrusted.
+///
+/// Each command runs as `sh -c` in its own session and process group with a
+/// parent-death signal, a cleared environment (`PATH`, `HOME` = the root,
+/// `LANG`, then [`SandboxOptions`] and the request's variables), stdin
+/// closed unless given, and stdout/stderr capped (the rest is read and
+/// dropped). Its whole process group is killed at the timeout (the call
+/// returns within a second of it), when its shell exits, when the event
+/// stream is dropped, and on [`close`](Sandbox::close) or drop.
 pub struct LocalSandbox {
     backend: LocalBackend,
     id: String,

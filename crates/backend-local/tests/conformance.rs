@@ -4,7 +4,9 @@
 use std::sync::Arc;
 
 use backend_conformance::Subject;
-use backend_local::{LocalBackend, LocalSandbox};
+use backend_local::LocalBackend;
+#[cfg(feature = "local-exec")]
+use backend_local::LocalSandbox;
 
 /// A plain backend over a fresh temporary directory.
 async fn make_local() -> Subject {
@@ -24,6 +26,7 @@ async fn make_overlay() -> Subject {
 }
 
 /// A sandbox over a fresh temporary directory.
+#[cfg(feature = "local-exec")]
 async fn make_sandbox() -> Subject {
     Subject::sandbox(Arc::new(
         LocalSandbox::temporary().expect("temporary directory"),
@@ -38,6 +41,7 @@ mod local_overlay {
     backend_conformance::conformance_tests!(name: "local-overlay", factory: super::make_overlay);
 }
 
+#[cfg(feature = "local-exec")]
 mod local_sandbox {
     backend_conformance::conformance_tests!(name: "local-sandbox", factory: super::make_sandbox);
 }
