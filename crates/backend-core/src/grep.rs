@@ -101,6 +101,11 @@ impl GrepMatcher {
             let Some(m) = self.regex.find_at(content, pos) else {
                 break;
             };
+            // An empty match at the very end after a final newline (or in
+            // an empty file) is not on any line.
+            if m.start() == content.len() && (content.is_empty() || content.ends_with(b"\n")) {
+                break;
+            }
             let line_start = memchr::memrchr(b'\n', &content[..m.start()]).map_or(0, |i| i + 1);
             let line_end = memchr::memchr(b'\n', &content[m.start()..])
                 .map_or(content.len(), |i| m.start() + i);
@@ -265,6 +270,21 @@ mod tests {
         assert_eq!((found[0].line_number, found[0].line.as_str()), (2, "b"));
         assert!(hits(GrepRequest::new("a\\nb").regex(true), "a\nb\n").is_empty());
         assert_eq!(hits(GrepRequest::new("x*").regex(true), "a\nb").len(), 2);
+    }
+
+    #[test]
+    fn empty_matches_stay_on_real_lines() {
+        let lines = |content: &str| -> Vec<u64> {
+            hits(GrepRequest::new("^$").regex(true), content)
+                .iter()
+                .map(|m| m.line_number)
+                .collect()
+        };
+        assert_eq!(lines("a\n\nb\n"), [2]);
+        assert_eq!(lines("a\n"), Vec::<u64>::new());
+        assert_eq!(lines(""), Vec::<u64>::new());
+        assert_eq!(hits(GrepRequest::new("x*").regex(true), "a\nb\n").len(), 2);
+        assert_eq!(hits(GrepRequest::new("$").regex(true), "a").len(), 1);
     }
 
     #[test]
