@@ -27,13 +27,13 @@ const TERMINATE: &str = "/modal.client.ModalClient/SandboxTerminate";
 /// Stdin bytes per `TaskExecStdinWrite` call.
 const STDIN_CHUNK: usize = 1024 * 1024;
 
-/// Records the command's pid (so a deadline can kill it) and runs the line.
-/// `$1` is the pid file, `$2` the line: both argv entries, never re-parsed.
-const WRAPPER: &str = r#"echo $$ > "$1" 2>/dev/null; exec sh -c "$2""#;
+/// Prints the command's pid as the first stdout line (the client strips it
+/// and keeps it, so a deadline can kill the command), then runs the line in
+/// the same process. `$1` is the line: an argv entry, never re-parsed.
+const WRAPPER: &str = r#"echo "$$"; exec sh -c "$1""#;
 
 /// Kills the process group of the pid in `$1` (or the process alone).
-const KILLER: &str =
-    r#"p=$(cat "$1" 2>/dev/null) && { kill -9 -"$p" 2>/dev/null || kill -9 "$p"; }; rm -f -- "$1""#;
+const KILLER: &str = r#"kill -9 -"$1" 2>/dev/null || kill -9 "$1""#;
 
 /// Writes stdin to `$1` through a temporary file beside it, so a failed
 /// upload never leaves a half-written file.
@@ -122,6 +122,46 @@ impl std::fmt::Debug for Task {
 struct Exec {
     task: Arc<Task>,
     exec_id: String,
+    /// For commands run through [`WRAPPER`]: their pid line, stripped from
+    /// stdout.
+    pid: Option<Arc<Mutex<PidLine>>>,
+}
+
+/// The first stdout line of a wrapped command, as it arrives.
+#[derive(Default)]
+struct PidLine {
+    head: Vec<u8>,
+    pid: Option<u32>,
+    done: bool,
+}
+
+impl PidLine {
+    /// Takes the pid line out of `chunk`; returns the bytes that are output.
+    fn strip(&mut self, chunk: Vec<u8>) -> Vec<u8> {
+        if self.done {
+            return chunk;
+        }
+        self.head.extend_from_slice(&chunk);
+        let Some(end) = self.head.iter().position(|b| *b == b'\n') else {
+            return Vec::new();
+        };
+        self.done = true;
+        self.pid = std::str::from_utf8(&self.head[..end])
+            .ok()
+            .and_then(|t| t.trim().parse().ok());
+        let output = self.head.split_off(end + 1);
+        self.head.clear();
+        output
+    }
+
+    /// Whatever was held back when stdout ended without a full line.
+    fn rest(&mut self) -> Vec<u8> {
+        if self.done {
+            return Vec::new();
+        }
+        self.done = true;
+        std::mem::take(&mut self.head)
+    }
 }
 
 impl Task {
@@ -187,6 +227,7 @@ impl Task {
         Ok(Exec {
             task: self.clone(),
             exec_id,
+            pid: None,
         })
     }
 
@@ -263,19 +304,37 @@ impl Exec {
                         Ok(Some(chunk)) => {
                             failures = 0;
                             offset += chunk.data.len() as u64;
-                            if chunk.data.is_empty() {
+                            let data = match (&self.pid, fd) {
+                                (Some(pid), FD_STDOUT) => pid
+                                    .lock()
+                                    .unwrap_or_else(|p| p.into_inner())
+                                    .strip(chunk.data),
+                                _ => chunk.data,
+                            };
+                            if data.is_empty() {
                                 continue;
                             }
                             let event = if fd == FD_STDOUT {
-                                RawEvent::Stdout(chunk.data)
+                                RawEvent::Stdout(data)
                             } else {
-                                RawEvent::Stderr(chunk.data)
+                                RawEvent::Stderr(data)
                             };
                             if tx.send(Ok(event)).await.is_err() {
                                 return Ok(());
                             }
                         }
-                        Ok(None) => return Ok(()),
+                        Ok(None) => {
+                            let rest = match (&self.pid, fd) {
+                                (Some(pid), FD_STDOUT) => {
+                                    pid.lock().unwrap_or_else(|p| p.into_inner()).rest()
+                                }
+                                _ => Vec::new(),
+                            };
+                            if !rest.is_empty() {
+                                let _ = tx.send(Ok(RawEvent::Stdout(rest))).await;
+                            }
+                            return Ok(());
+                        }
                         Err(status) => break status,
                     }
                 },
@@ -364,18 +423,19 @@ impl Exec {
     }
 }
 
-fn pid_file(exec_id: &str) -> String {
-    format!("/tmp/.backend-remote-exec-{exec_id}.pid")
-}
-
-/// Kills the command whose pid `pid_path` holds (best effort).
-async fn kill(task: Arc<Task>, pid_path: String) {
+/// Kills the wrapped command whose pid line arrived (best effort; before
+/// it arrives, Modal's own `timeout_secs` is what ends the command).
+async fn kill(task: Arc<Task>, pid: Arc<Mutex<PidLine>>) {
+    let Some(pid) = pid.lock().unwrap_or_else(|p| p.into_inner()).pid else {
+        tracing::debug!("no pid yet for a Modal command to kill");
+        return;
+    };
     let args = vec![
         "sh".into(),
         "-c".into(),
         KILLER.into(),
         "sh".into(),
-        pid_path,
+        pid.to_string(),
     ];
     let outcome = async {
         let exec = task.start_exec(args, Duration::from_secs(10)).await?;
@@ -411,21 +471,14 @@ impl Remote for ModalRemote {
     }
 
     async fn start(&self, line: String, timeout: Duration) -> Result<Running> {
-        let exec_id_hint = uuid::Uuid::new_v4().to_string();
-        let pid_path = pid_file(&exec_id_hint);
-        let args = vec![
-            "sh".into(),
-            "-c".into(),
-            WRAPPER.into(),
-            "sh".into(),
-            pid_path.clone(),
-            line,
-        ];
-        let exec = self.0.start_exec(args, timeout).await?;
+        let args = vec!["sh".into(), "-c".into(), WRAPPER.into(), "sh".into(), line];
+        let mut exec = self.0.start_exec(args, timeout).await?;
+        let pid = Arc::new(Mutex::new(PidLine::default()));
+        exec.pid = Some(pid.clone());
         let task = self.0.clone();
         Ok(Running {
             events: exec.events(),
-            kill: Box::new(move || Box::pin(kill(task, pid_path))),
+            kill: Box::new(move || Box::pin(kill(task, pid))),
         })
     }
 
@@ -512,5 +565,32 @@ impl Remote for ModalRemote {
 
     async fn destroy(&self) -> Result<()> {
         self.0.terminate().await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::PidLine;
+
+    #[test]
+    fn pid_line_is_stripped_across_chunks() {
+        let mut line = PidLine::default();
+        assert_eq!(line.strip(b"12".to_vec()), b"");
+        assert_eq!(line.strip(b"34\nhello".to_vec()), b"hello");
+        assert_eq!(line.pid, Some(1234));
+        assert_eq!(line.strip(b"\nmore".to_vec()), b"\nmore");
+        assert_eq!(
+            line.rest(),
+            b"",
+            "nothing is held back once the line is out"
+        );
+    }
+
+    #[test]
+    fn held_back_bytes_come_out_when_stdout_ends_early() {
+        let mut line = PidLine::default();
+        assert_eq!(line.strip(b"odd".to_vec()), b"");
+        assert_eq!(line.rest(), b"odd");
+        assert_eq!(line.pid, None);
     }
 }
