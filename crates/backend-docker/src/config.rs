@@ -280,7 +280,18 @@ impl DockerSandboxBuilder {
     pub async fn build(mut self) -> Result<DockerSandbox> {
         self.config.validate()?;
         let docker = self.connect().await?;
-        DockerSandbox::create(docker, self.config, self.session).await
+        let first =
+            DockerSandbox::create(docker.clone(), self.config.clone(), self.session.clone()).await;
+        match first {
+            // An engine under pressure sometimes fails to start a container
+            // (a containerd shim error): once more after a pause.
+            Err(e) if e.is_retryable() || e.kind() == ErrorKind::Internal => {
+                tracing::warn!(error = %e, "creating a sandbox failed; retrying once");
+                tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+                DockerSandbox::create(docker, self.config, self.session).await
+            }
+            other => other,
+        }
     }
 }
 

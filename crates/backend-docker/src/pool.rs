@@ -12,6 +12,35 @@ use tokio_util::task::TaskTracker;
 use crate::config::DockerSandboxBuilder;
 use crate::sandbox::DockerSandbox;
 
+/// Inspects the warm sandboxes' containers (without holding the pool's
+/// lock during the calls) and marks the running ones as checked, so that
+/// `acquire` finds them within the bypass window; dead ones are left for
+/// `acquire` to discard.
+async fn check_warm(inner: &PoolInner) {
+    let Some(docker) = inner.builder.docker.clone() else {
+        return;
+    };
+    let ids: Vec<String> = inner
+        .warm
+        .lock()
+        .await
+        .iter()
+        .map(|s| s.container.clone())
+        .collect();
+    let mut running = std::collections::HashSet::new();
+    for id in ids {
+        let info = docker.inspect_container(&id, None).await;
+        if info.is_ok_and(|info| info.state.and_then(|s| s.running).unwrap_or(false)) {
+            running.insert(id);
+        }
+    }
+    for sandbox in inner.warm.lock().await.iter() {
+        if running.contains(&sandbox.container) {
+            sandbox.mark_ok();
+        }
+    }
+}
+
 /// A sandbox seen working this recently is not checked again on acquire.
 const HEALTH_BYPASS: Duration = Duration::from_secs(1);
 
@@ -19,7 +48,8 @@ const HEALTH_BYPASS: Duration = Duration::from_secs(1);
 /// [`acquire`](Self::acquire) hands one out at once.
 ///
 /// A sandbox handed out is checked first (its container must be running;
-/// one seen working within the last second, e.g. by its reset, counts);
+/// one seen working within the last second counts: a background task
+/// inspects the warm ones twice a second, and a reset counts too);
 /// [`release`](Self::release) resets it (kills its processes, empties its
 /// work directory and `/tmp`) and puts it back, or destroys it and warms a
 /// new one when the reset fails. Cheap to clone (shared state).
@@ -72,7 +102,7 @@ impl SandboxPool {
             }
             return Err(e);
         }
-        Ok(SandboxPool {
+        let pool = SandboxPool {
             inner: Arc::new(PoolInner {
                 builder,
                 size,
@@ -81,7 +111,20 @@ impl SandboxPool {
                 closed: AtomicBool::new(false),
                 creating: AtomicUsize::new(0),
             }),
-        })
+        };
+        let weak = Arc::downgrade(&pool.inner);
+        pool.inner.tasks.spawn(async move {
+            let mut tick = tokio::time::interval(HEALTH_BYPASS / 2);
+            loop {
+                tick.tick().await;
+                let Some(inner) = weak.upgrade() else { break };
+                if inner.closed.load(Ordering::Acquire) {
+                    break;
+                }
+                check_warm(&inner).await;
+            }
+        });
+        Ok(pool)
     }
 
     /// How many sandboxes are warm right now.

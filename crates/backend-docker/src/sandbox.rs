@@ -219,7 +219,7 @@ impl DockerSandbox {
                 .unwrap_or(false)
     }
 
-    fn mark_ok(&self) {
+    pub(crate) fn mark_ok(&self) {
         if let Ok(mut at) = self.last_ok.lock() {
             *at = std::time::Instant::now();
         }
