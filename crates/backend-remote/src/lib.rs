@@ -1,6 +1,7 @@
 //! Remote sandboxes as agent backends: E2B, Daytona and Runloop over HTTP
-//! (reqwest), each behind its own cargo feature, so a user builds only the
-//! provider they pay for. Every sandbox implements [`backend_core::Sandbox`]
+//! (reqwest), and Modal over gRPC (tonic; experimental, since Modal calls
+//! its API unstable), each behind its own cargo feature, so a user builds
+//! only the provider they pay for. Every sandbox implements [`backend_core::Sandbox`]
 //! with the semantics of SPEC.md (files, edit, glob, grep, execution), is
 //! created from a config with a builder or `from_env()`, and is removed on
 //! `close()`.
