@@ -34,8 +34,15 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
     if !skip_deny {
         step("cargo deny")?;
         ensure_cargo_deny()?;
-        run_cmd(cargo().args(["deny", "--all-features", "check", "bans", "licenses", "sources"]))
-            .context("cargo deny failed (install it with `cargo install --locked cargo-deny`)")?;
+        run_cmd(cargo().args([
+            "deny",
+            "--all-features",
+            "check",
+            "bans",
+            "licenses",
+            "sources",
+        ]))
+        .context("cargo deny failed (install it with `cargo install --locked cargo-deny`)")?;
     }
 
     if !skip_tests {

@@ -16,11 +16,20 @@ pub(crate) fn venv_with(packages: &[&str]) -> Result<PathBuf> {
         run_cmd(Command::new("python3").args(["-m", "venv"]).arg(&venv))
             .context("creating the benchmark virtual environment (is python3-venv installed?)")?;
     }
-    let marker = venv.join(format!("installed-{}", packages.join("+").replace(['/', '=', '<', '>'], "_")));
+    let marker = venv.join(format!(
+        "installed-{}",
+        packages.join("+").replace(['/', '=', '<', '>'], "_")
+    ));
     if !marker.exists() {
         run_cmd(
             Command::new(&python)
-                .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check"])
+                .args([
+                    "-m",
+                    "pip",
+                    "install",
+                    "--quiet",
+                    "--disable-pip-version-check",
+                ])
                 .args(packages),
         )
         .with_context(|| format!("installing {packages:?} from PyPI"))?;

@@ -35,7 +35,8 @@ pub(crate) fn up(args: &[String]) -> Result<()> {
     }
     let python = moto_venv()?;
     let log_path = project_root().join("target").join("s3-up.log");
-    let log = File::create(&log_path).with_context(|| format!("creating {}", log_path.display()))?;
+    let log =
+        File::create(&log_path).with_context(|| format!("creating {}", log_path.display()))?;
     let mut child = Command::new(&python)
         .arg(project_root().join("crates/backend-s3/tests/support/moto_server.py"))
         .arg(port.to_string())
@@ -53,7 +54,10 @@ pub(crate) fn up(args: &[String]) -> Result<()> {
         }
         if Instant::now() > deadline {
             let _ = child.kill();
-            bail!("moto did not answer at {endpoint} within 60 s; see {}", log_path.display());
+            bail!(
+                "moto did not answer at {endpoint} within 60 s; see {}",
+                log_path.display()
+            );
         }
         std::thread::sleep(Duration::from_millis(100));
     }

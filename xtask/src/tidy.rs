@@ -21,7 +21,11 @@ fn member_dirs() -> Vec<std::path::PathBuf> {
 fn every_crate_takes_license_and_msrv_from_the_workspace() {
     for dir in member_dirs() {
         let manifest = fs::read_to_string(dir.join("Cargo.toml")).unwrap();
-        for key in ["license.workspace = true", "rust-version.workspace = true", "[lints]"] {
+        for key in [
+            "license.workspace = true",
+            "rust-version.workspace = true",
+            "[lints]",
+        ] {
             assert!(manifest.contains(key), "{} lacks `{key}`", dir.display());
         }
     }
@@ -33,7 +37,11 @@ fn every_library_opens_with_a_crate_doc_comment() {
         let lib = dir.join("src/lib.rs");
         if lib.exists() {
             let text = fs::read_to_string(&lib).unwrap();
-            assert!(text.trim_start().starts_with("//!"), "{} has no crate docs", lib.display());
+            assert!(
+                text.trim_start().starts_with("//!"),
+                "{} has no crate docs",
+                lib.display()
+            );
         }
     }
 }
@@ -41,7 +49,13 @@ fn every_library_opens_with_a_crate_doc_comment() {
 #[test]
 fn licenses_and_docs_are_present() {
     let root = project_root();
-    for file in ["LICENSE-MIT", "LICENSE-APACHE", "README.md", "deny.toml", "docs/architecture.md"] {
+    for file in [
+        "LICENSE-MIT",
+        "LICENSE-APACHE",
+        "README.md",
+        "deny.toml",
+        "docs/architecture.md",
+    ] {
         assert!(root.join(file).exists(), "{file} is missing");
     }
     let workspace = fs::read_to_string(root.join("Cargo.toml")).unwrap();
@@ -69,5 +83,9 @@ fn no_placeholders_in_source() {
     for dir in member_dirs() {
         walk(&dir.join("src"), &mut bad);
     }
-    assert!(bad.is_empty(), "placeholders left in source:\n{}", bad.join("\n"));
+    assert!(
+        bad.is_empty(),
+        "placeholders left in source:\n{}",
+        bad.join("\n")
+    );
 }
