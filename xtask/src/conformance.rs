@@ -97,7 +97,7 @@ const TARGETS: &[Target] = &[
         name: "modal",
         package: "backend-remote",
         dir: "crates/backend-remote",
-        test: "modal_conformance",
+        test: "conformance",
         cargo_args: &["--all-features"],
     },
     Target {
@@ -427,7 +427,7 @@ mod tests {
         let modal = select(&args(&["--backend", "modal"])).unwrap();
         assert_eq!(
             (modal[0].package, modal[0].test),
-            ("backend-remote", "modal_conformance")
+            ("backend-remote", "conformance")
         );
     }
 
