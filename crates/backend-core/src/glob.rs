@@ -49,9 +49,37 @@ enum Segment {
     /// back to a regex.
     Pattern {
         matcher: GlobSet,
+        shape: Shape,
         source: String,
         allows_hidden: bool,
     },
+}
+
+/// The common one-star shapes, matched without the `GlobSet`.
+#[derive(Debug, Clone)]
+enum Shape {
+    /// `*`
+    Any,
+    /// `*tail`
+    Suffix(String),
+    /// `head*`
+    Prefix(String),
+    /// Anything else: ask the `GlobSet`.
+    General,
+}
+
+impl Shape {
+    fn of(segment: &str) -> Shape {
+        if segment == "*" {
+            Shape::Any
+        } else if let Some(tail) = segment.strip_prefix('*').filter(|t| !has_meta(t)) {
+            Shape::Suffix(tail.to_owned())
+        } else if let Some(head) = segment.strip_suffix('*').filter(|h| !has_meta(h)) {
+            Shape::Prefix(head.to_owned())
+        } else {
+            Shape::General
+        }
+    }
 }
 
 impl Segment {
@@ -61,9 +89,18 @@ impl Segment {
             Segment::Literal(lit) => lit == name,
             Segment::Pattern {
                 matcher,
+                shape,
                 allows_hidden,
                 ..
-            } => (*allows_hidden || !name.starts_with('.')) && matcher.is_match(name),
+            } => {
+                (*allows_hidden || !name.starts_with('.'))
+                    && match shape {
+                        Shape::Any => true,
+                        Shape::Suffix(tail) => name.ends_with(tail.as_str()),
+                        Shape::Prefix(head) => name.starts_with(head.as_str()),
+                        Shape::General => matcher.is_match(name),
+                    }
+            }
         }
     }
 }
@@ -126,6 +163,7 @@ impl GlobPattern {
                         .map_err(|e| invalid_pattern(pattern, e.kind()))?;
                     Segment::Pattern {
                         matcher,
+                        shape: Shape::of(seg),
                         source: seg.to_owned(),
                         allows_hidden: seg.starts_with('.'),
                     }
@@ -443,6 +481,20 @@ mod tests {
         assert!(!m("*.rs", "a/.hidden/x.rs"));
         assert!(m(".hidden/*.rs", ".hidden/x.rs"));
         assert!(m("**/.hidden/*.rs", "a/.hidden/x.rs"));
+    }
+
+    #[test]
+    fn one_star_shapes_match_like_the_general_matcher() {
+        for (pattern, yes, no) in [
+            ("*.rs", "lib.rs", "lib.rsx"),
+            ("test_*", "test_a", "a_test"),
+            ("*", "x", ".x"),
+            ("*a*", "bab", "bbb"),
+            ("*.rs", "x.rs", ".rs"),
+        ] {
+            assert!(m(pattern, yes), "{pattern} should match {yes}");
+            assert!(!m(pattern, no), "{pattern} should not match {no}");
+        }
     }
 
     #[test]

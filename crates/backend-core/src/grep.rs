@@ -26,6 +26,9 @@ use crate::types::{ContextLine, GrepMatch, GrepRequest, GrepResult};
 #[derive(Debug, Clone)]
 pub struct GrepMatcher {
     regex: Regex,
+    /// A plain case-sensitive pattern without line breaks is searched with
+    /// `memmem` directly: every hit is then on one line by construction.
+    literal: Option<memchr::memmem::Finder<'static>>,
     filter: Option<GlobPattern>,
     before: usize,
     after: usize,
@@ -63,8 +66,13 @@ impl GrepMatcher {
                 )
             })?;
         let filter = request.glob.as_deref().map(GlobPattern::new).transpose()?;
+        let literal = (!request.regex
+            && !request.case_insensitive
+            && !request.pattern.contains(['\n', '\r']))
+        .then(|| memchr::memmem::Finder::new(request.pattern.as_bytes()).into_owned());
         Ok(GrepMatcher {
             regex,
+            literal,
             filter,
             before: request.before_context,
             after: request.after_context,
@@ -98,21 +106,28 @@ impl GrepMatcher {
         let mut line_no: u64 = 1;
         let mut counted_to = 0;
         while pos <= content.len() && out.len() < limit {
-            let Some(m) = self.regex.find_at(content, pos) else {
-                break;
+            let start = match &self.literal {
+                Some(finder) => match finder.find(&content[pos..]) {
+                    Some(i) => pos + i,
+                    None => break,
+                },
+                None => match self.regex.find_at(content, pos) {
+                    Some(m) => m.start(),
+                    None => break,
+                },
             };
             // An empty match at the very end after a final newline (or in
             // an empty file) is not on any line.
-            if m.start() == content.len() && (content.is_empty() || content.ends_with(b"\n")) {
+            if start == content.len() && (content.is_empty() || content.ends_with(b"\n")) {
                 break;
             }
-            let line_start = memchr::memrchr(b'\n', &content[..m.start()]).map_or(0, |i| i + 1);
-            let line_end = memchr::memchr(b'\n', &content[m.start()..])
-                .map_or(content.len(), |i| m.start() + i);
+            let line_start = memchr::memrchr(b'\n', &content[..start]).map_or(0, |i| i + 1);
+            let line_end =
+                memchr::memchr(b'\n', &content[start..]).map_or(content.len(), |i| start + i);
             let line = trim_cr(&content[line_start..line_end]);
-            // A match may cross a newline in regex mode; grep is line based,
-            // so the line must match on its own.
-            if !self.regex.is_match(line) {
+            // A regex match may cross a newline; grep is line based, so the
+            // line must match on its own.
+            if self.literal.is_none() && !self.regex.is_match(line) {
                 pos = line_end + 1;
                 continue;
             }

@@ -53,7 +53,11 @@ pub fn page_str(path: &str, text: &str, offset: usize, limit: usize) -> Result<R
     }
     let start = nth_line_start(text, offset);
     let end_line = offset.saturating_add(limit).min(total);
-    let end = nth_line_start(text, end_line);
+    let end = if end_line == total {
+        text.len()
+    } else {
+        nth_line_start(text, end_line)
+    };
     let next = (end_line < total).then_some(end_line);
     Ok(ReadResult::new(
         text[start..end].to_owned(),
