@@ -24,6 +24,7 @@
 mod backend;
 mod error;
 pub mod exec;
+mod forward;
 pub mod glob;
 pub mod grep;
 mod path;
@@ -32,6 +33,7 @@ mod types;
 
 pub use backend::{Backend, BackendExt, Sandbox};
 pub use error::{Error, ErrorKind, KNOWN_CONTEXT_KEYS, Operation, Result};
+pub use forward::{ForwardBackend, ForwardSandbox};
 pub use exec::{ExecEvent, ExecOutput, ExecRequest, ExecStream, ExitStatus};
 pub use glob::GlobPattern;
 pub use grep::{GrepCollector, GrepMatcher};
