@@ -26,6 +26,9 @@ pub enum ErrorKind {
     NotATextFile,
     /// The operation is not allowed on this path or by this policy.
     PermissionDenied,
+    /// The credentials for a service behind the backend (an API key, a
+    /// token) are missing, wrong or lack a right; no path is at fault.
+    Unauthenticated,
     /// The path breaks the virtual path rules.
     InvalidPath,
     /// An argument other than the path is out of range or malformed.
@@ -54,12 +57,13 @@ pub enum ErrorKind {
 
 impl ErrorKind {
     /// Every kind, in declaration order.
-    pub const ALL: [ErrorKind; 17] = [
+    pub const ALL: [ErrorKind; 18] = [
         ErrorKind::FileNotFound,
         ErrorKind::IsDirectory,
         ErrorKind::NotADirectory,
         ErrorKind::NotATextFile,
         ErrorKind::PermissionDenied,
+        ErrorKind::Unauthenticated,
         ErrorKind::InvalidPath,
         ErrorKind::InvalidArgument,
         ErrorKind::InvalidPattern,
@@ -82,6 +86,7 @@ impl ErrorKind {
             ErrorKind::NotADirectory => "not_a_directory",
             ErrorKind::NotATextFile => "not_a_text_file",
             ErrorKind::PermissionDenied => "permission_denied",
+            ErrorKind::Unauthenticated => "unauthenticated",
             ErrorKind::InvalidPath => "invalid_path",
             ErrorKind::InvalidArgument => "invalid_argument",
             ErrorKind::InvalidPattern => "invalid_pattern",
