@@ -5,7 +5,7 @@
 //!
 //! Backends live in sibling crates (`backend-state`, `backend-local`, ...);
 //! the `backend-conformance` crate checks any implementation against the
-//! semantics written in SPEC.md.
+//! semantics written down in `docs/semantics.md`.
 //!
 //! # Example
 //! ```

@@ -343,7 +343,7 @@ mod tests {
     }
 
     #[test]
-    fn normalises_as_spec_says() {
+    fn normalises_as_the_rules_say() {
         assert_eq!(ok(""), "/");
         assert_eq!(ok("/"), "/");
         assert_eq!(ok("a/b"), "/a/b");
@@ -358,7 +358,7 @@ mod tests {
     }
 
     #[test]
-    fn rejects_as_spec_says() {
+    fn rejects_as_the_rules_say() {
         for bad in [
             "..",
             "/..",
