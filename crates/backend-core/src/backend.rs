@@ -2,8 +2,9 @@
 
 use async_trait::async_trait;
 
-use crate::error::{ErrorKind, Operation, Result};
+use crate::error::{ErrorKind, Result};
 use crate::exec::{ExecOutput, ExecRequest, ExecStream, collect_output};
+use crate::operation::Operation;
 use crate::types::{
     Capabilities, DownloadResult, EditResult, FileInfo, FileUpload, GlobRequest, GlobResult,
     GrepRequest, GrepResult, ReadResult, UploadResult,

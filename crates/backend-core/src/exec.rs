@@ -327,22 +327,105 @@ impl OutputBudget {
     }
 }
 
+/// The two [`OutputBudget`]s of one command, stdout's and stderr's, applied
+/// to its events: chunks are cut to what fits and the exit status gets the
+/// truncation flags.
+///
+/// An exec implementation passes every event it produces through
+/// [`cap`](Self::cap) (or wraps its stream with [`cap_stream`]), so that all
+/// sandboxes cap output alike.
+///
+/// # Example
+/// ```
+/// use std::time::Duration;
+/// use backend_core::exec::{ExecEvent, ExitStatus, OutputBudgets};
+/// let mut budgets = OutputBudgets::new(3);
+/// let first = budgets.cap(ExecEvent::Stdout(b"hello".to_vec()));
+/// assert_eq!(first, Some(ExecEvent::Stdout(b"hel".to_vec())));
+/// assert_eq!(budgets.cap(ExecEvent::Stdout(b"!".to_vec())), None);
+/// let status = budgets.finish(ExitStatus::exited(0, Duration::ZERO));
+/// assert!(status.stdout_truncated && !status.stderr_truncated);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OutputBudgets {
+    /// Standard output's budget.
+    pub stdout: OutputBudget,
+    /// Standard error's budget.
+    pub stderr: OutputBudget,
+}
+
+impl OutputBudgets {
+    /// `limit` bytes for each stream.
+    pub fn new(limit: usize) -> Self {
+        OutputBudgets {
+            stdout: OutputBudget::new(limit),
+            stderr: OutputBudget::new(limit),
+        }
+    }
+
+    /// The budgets `request` asks for ([`ExecRequest::output_limit`]).
+    pub fn for_request(request: &ExecRequest) -> Self {
+        OutputBudgets::new(request.output_limit)
+    }
+
+    /// `event` with its chunk cut to what fits, or `None` when none of it
+    /// does (nothing to send); an [`ExecEvent::Exit`] comes back with
+    /// [`finish`](Self::finish) applied.
+    pub fn cap(&mut self, event: ExecEvent) -> Option<ExecEvent> {
+        fn cut(budget: &mut OutputBudget, mut chunk: Vec<u8>) -> Option<Vec<u8>> {
+            let fits = budget.take(&chunk).len();
+            chunk.truncate(fits);
+            (!chunk.is_empty()).then_some(chunk)
+        }
+        match event {
+            ExecEvent::Stdout(chunk) => cut(&mut self.stdout, chunk).map(ExecEvent::Stdout),
+            ExecEvent::Stderr(chunk) => cut(&mut self.stderr, chunk).map(ExecEvent::Stderr),
+            ExecEvent::Exit(status) => Some(ExecEvent::Exit(self.finish(status))),
+        }
+    }
+
+    /// `status` with the truncation flags of these budgets added (flags
+    /// already set stay set).
+    pub fn finish(&self, status: ExitStatus) -> ExitStatus {
+        let (out, err) = (status.stdout_truncated, status.stderr_truncated);
+        status.with_truncation(
+            out || self.stdout.truncated(),
+            err || self.stderr.truncated(),
+        )
+    }
+}
+
+/// `stream` with each output stream capped at `limit` bytes (see
+/// [`OutputBudgets`]); for sandboxes whose source does not cap output itself.
+pub fn cap_stream(stream: ExecStream, limit: usize) -> ExecStream {
+    use futures::StreamExt;
+    let capped = stream
+        .scan(OutputBudgets::new(limit), |budgets, item| {
+            let item = match item {
+                Ok(event) => budgets.cap(event).map(Ok),
+                Err(e) => Some(Err(e)),
+            };
+            futures::future::ready(Some(item))
+        })
+        .filter_map(futures::future::ready);
+    Box::pin(capped)
+}
+
 /// Collects a stream into an [`ExecOutput`], keeping at most `limit` bytes of
 /// each stream (the sandbox has normally capped them already).
 pub async fn collect_output(mut stream: ExecStream, limit: usize) -> Result<ExecOutput> {
     use futures::StreamExt;
     let mut out = ExecOutput::default();
-    let (mut out_budget, mut err_budget) = (OutputBudget::new(limit), OutputBudget::new(limit));
+    let mut budgets = OutputBudgets::new(limit);
     while let Some(event) = stream.next().await {
-        match event? {
-            ExecEvent::Stdout(chunk) => out.stdout.extend_from_slice(out_budget.take(&chunk)),
-            ExecEvent::Stderr(chunk) => out.stderr.extend_from_slice(err_budget.take(&chunk)),
-            ExecEvent::Exit(status) => {
+        match budgets.cap(event?) {
+            Some(ExecEvent::Stdout(chunk)) => out.stdout.extend_from_slice(&chunk),
+            Some(ExecEvent::Stderr(chunk)) => out.stderr.extend_from_slice(&chunk),
+            Some(ExecEvent::Exit(status)) => {
                 out.status = status;
-                out.status.stdout_truncated |= out_budget.truncated();
-                out.status.stderr_truncated |= err_budget.truncated();
                 return Ok(out);
             }
+            None => {}
         }
     }
     Err(crate::Error::new(
@@ -415,6 +498,52 @@ mod tests {
         assert_eq!(out.stdout, b"hello wo");
         assert_eq!(out.stderr, b"e");
         assert!(out.status.stdout_truncated && !out.status.stderr_truncated);
+    }
+
+    #[tokio::test]
+    async fn cap_stream_cuts_chunks_and_keeps_errors() {
+        use futures::StreamExt;
+        let events = vec![
+            Ok(ExecEvent::Stderr(b"abc".to_vec())),
+            Ok(ExecEvent::Stderr(b"def".to_vec())),
+            Err(crate::Error::internal("lost")),
+            Ok(ExecEvent::Exit(
+                ExitStatus::exited(1, Duration::ZERO).with_truncation(true, false),
+            )),
+        ];
+        let capped: Vec<_> = cap_stream(Box::pin(futures::stream::iter(events)), 4)
+            .collect()
+            .await;
+        assert_eq!(capped.len(), 4);
+        assert_eq!(
+            capped[0].as_ref().ok(),
+            Some(&ExecEvent::Stderr(b"abc".to_vec()))
+        );
+        assert_eq!(
+            capped[1].as_ref().ok(),
+            Some(&ExecEvent::Stderr(b"d".to_vec()))
+        );
+        assert!(capped[2].is_err());
+        let Some(Ok(ExecEvent::Exit(status))) = capped.last() else {
+            panic!("the exit event comes last: {capped:?}");
+        };
+        assert!(status.stdout_truncated, "a flag the source set stays set");
+        assert!(status.stderr_truncated);
+    }
+
+    #[test]
+    fn budgets_drop_empty_events_but_never_the_exit() {
+        let mut budgets = OutputBudgets::new(0);
+        assert_eq!(budgets.cap(ExecEvent::Stdout(Vec::new())), None);
+        assert!(!budgets.stdout.truncated());
+        assert_eq!(budgets.cap(ExecEvent::Stdout(b"x".to_vec())), None);
+        let status = ExitStatus::exited(0, Duration::ZERO);
+        let Some(ExecEvent::Exit(status)) = budgets.cap(ExecEvent::Exit(status)) else {
+            panic!("the exit event passes");
+        };
+        assert!(status.stdout_truncated && !status.stderr_truncated);
+        let request = ExecRequest::new("true").output_limit(7);
+        assert_eq!(OutputBudgets::for_request(&request).stderr.limit(), 7);
     }
 
     #[tokio::test]

@@ -28,18 +28,22 @@ mod forward;
 pub mod glob;
 pub mod grep;
 mod handle;
+mod operation;
 mod path;
 pub mod sync;
 pub mod text;
 mod types;
 
 pub use backend::{Backend, BackendExt, Sandbox};
-pub use error::{Error, ErrorKind, KNOWN_CONTEXT_KEYS, Operation, Result};
-pub use exec::{ExecEvent, ExecOutput, ExecRequest, ExecStream, ExitStatus, OutputBudget};
+pub use error::{Error, ErrorKind, KNOWN_CONTEXT_KEYS, Result};
+pub use exec::{
+    ExecEvent, ExecOutput, ExecRequest, ExecStream, ExitStatus, OutputBudget, OutputBudgets,
+};
 pub use forward::{ForwardBackend, ForwardSandbox};
 pub use glob::GlobPattern;
 pub use grep::{GrepCollector, GrepMatcher};
 pub use handle::BackendHandle;
+pub use operation::Operation;
 pub use path::{MAX_PATH_BYTES, MAX_SEGMENT_BYTES, VirtualPath};
 pub use sync::{KeyedLockGuard, KeyedLocks};
 pub use types::{

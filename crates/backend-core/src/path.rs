@@ -5,7 +5,8 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, ErrorKind, Operation, Result};
+use crate::error::{Error, ErrorKind, Result};
+use crate::operation::Operation;
 
 /// The longest accepted path, in bytes, after normalisation.
 pub const MAX_PATH_BYTES: usize = 4096;
