@@ -179,6 +179,18 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn the_lock_future_and_guard_are_send() {
+        // Backends hold guards across awaits inside `async_trait` futures,
+        // which must be `Send`.
+        fn assert_send<T: Send>(_: &T) {}
+        let locks = KeyedLocks::new();
+        let waiting = locks.lock(String::from("k"));
+        assert_send(&waiting);
+        let guard = waiting.await;
+        assert_send(&guard);
+    }
+
+    #[tokio::test]
     async fn different_keys_do_not_wait_for_each_other() {
         let locks = KeyedLocks::new();
         let _a = locks.lock(1).await;
