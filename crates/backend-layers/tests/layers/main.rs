@@ -1,0 +1,9 @@
+//! The layers against the in-memory backend and a local sandbox: one
+//! module per layer, plus forwarding through every layer.
+
+mod forwarding;
+mod limits;
+mod read_only;
+mod support;
+mod timeout;
+mod traced;
