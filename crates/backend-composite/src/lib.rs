@@ -36,6 +36,7 @@
 //! ```
 
 mod batch;
+mod no_commands;
 mod route;
 mod search;
 
@@ -45,10 +46,11 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use backend_core::{
     Backend, Capabilities, DownloadResult, EditResult, Error, ErrorKind, ExecOutput, ExecRequest,
-    ExecStream, FileInfo, FileUpload, GlobRequest, GlobResult, GrepRequest, GrepResult, Operation,
-    ReadResult, Result, Sandbox, UploadResult, VirtualPath,
+    ExecStream, FileInfo, FileUpload, ForwardSandbox, GlobRequest, GlobResult, GrepRequest,
+    GrepResult, Operation, ReadResult, Result, Sandbox, UploadResult, VirtualPath,
 };
 
+use crate::no_commands::{NoCommands, no_sandbox};
 use crate::route::{Owner, RouteEntry, RouteTable, mount_is_directory, mount_not_deletable};
 
 /// A default backend plus backends mounted at path prefixes. See the
@@ -60,9 +62,10 @@ use crate::route::{Owner, RouteEntry, RouteTable, mount_is_directory, mount_not_
 /// backend's files, not the routes'.
 pub struct CompositeBackend {
     default: Arc<dyn Backend>,
-    sandbox: Option<Arc<dyn Sandbox>>,
+    /// The default sandbox, or a stand-in that refuses commands.
+    sandbox: Arc<dyn Sandbox>,
+    runs_commands: bool,
     table: RouteTable,
-    id: String,
 }
 
 /// Collects the default backend and the routes of a [`CompositeBackend`];
@@ -104,15 +107,16 @@ impl CompositeBuilder {
     pub fn build(self) -> Result<CompositeBackend> {
         let table =
             RouteTable::new(self.routes).map_err(|e| e.with_operation(Operation::Create))?;
-        let id = match &self.sandbox {
-            Some(sandbox) => sandbox.id().to_owned(),
-            None => "composite".to_owned(),
+        let runs_commands = self.sandbox.is_some();
+        let sandbox = match self.sandbox {
+            Some(sandbox) => sandbox,
+            None => Arc::new(NoCommands::new(self.default.clone())),
         };
         Ok(CompositeBackend {
             default: self.default,
-            sandbox: self.sandbox,
+            sandbox,
+            runs_commands,
             table,
-            id,
         })
     }
 }
@@ -179,11 +183,13 @@ impl CompositeBackend {
         }
     }
 
-    /// The default sandbox, checked to be able to run `request`: a command
-    /// sees only the default backend's files, so a working directory inside
-    /// a route would silently be another directory.
-    fn sandbox_for(&self, request: &ExecRequest) -> Result<&Arc<dyn Sandbox>> {
-        let sandbox = self.sandbox.as_ref().ok_or_else(|| self.no_sandbox())?;
+    /// Checks that the default sandbox can run `request`: a command sees
+    /// only the default backend's files, so a working directory inside a
+    /// route would silently be another directory.
+    fn check_command(&self, request: &ExecRequest) -> Result<()> {
+        if !self.runs_commands {
+            return Err(no_sandbox());
+        }
         if let Some(dir) = &request.workdir
             && let Ok(dir) = VirtualPath::parse(dir)
             && let Owner::Route(i) = self.table.owner_of(&dir)
@@ -197,14 +203,7 @@ impl CompositeBackend {
             .with_context("route", route.label.clone())
             .with_operation(Operation::Execute));
         }
-        Ok(sandbox)
-    }
-
-    fn no_sandbox(&self) -> Error {
-        Error::unsupported(
-            "running commands: the composite's default backend is not a sandbox (build it with CompositeBackend::builder_with_sandbox)",
-        )
-        .with_operation(Operation::Execute)
+        Ok(())
     }
 }
 
@@ -230,9 +229,9 @@ impl Located {
 impl fmt::Debug for CompositeBackend {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("CompositeBackend")
-            .field("id", &self.id)
+            .field("id", &self.sandbox.id())
             .field("routes", &self.route_prefixes().collect::<Vec<_>>())
-            .field("default_is_sandbox", &self.sandbox.is_some())
+            .field("default_is_sandbox", &self.runs_commands)
             .finish()
     }
 }
@@ -251,7 +250,7 @@ impl Backend for CompositeBackend {
             caps.modified_time &= theirs.modified_time;
         }
         caps.snapshot = false;
-        if self.sandbox.is_none() {
+        if !self.runs_commands {
             caps.execute = false;
             caps.execute_streaming = false;
         }
@@ -379,26 +378,31 @@ impl Backend for CompositeBackend {
     }
 }
 
+/// Commands go to the default sandbox once their working directory is
+/// checked; the id is the default sandbox's, or `composite` when there is
+/// none.
 #[async_trait]
-#[deny(clippy::missing_trait_methods)]
-impl Sandbox for CompositeBackend {
-    /// The default sandbox's id, or `composite` when there is none.
-    fn id(&self) -> &str {
-        &self.id
+impl ForwardSandbox for CompositeBackend {
+    type InnerSandbox = dyn Sandbox;
+
+    fn inner_sandbox(&self) -> &Self::InnerSandbox {
+        &*self.sandbox
     }
 
     async fn execute_stream(&self, request: ExecRequest) -> Result<ExecStream> {
-        self.sandbox_for(&request)?.execute_stream(request).await
+        self.check_command(&request)?;
+        self.sandbox.execute_stream(request).await
     }
 
     async fn execute(&self, request: ExecRequest) -> Result<ExecOutput> {
-        self.sandbox_for(&request)?.execute(request).await
+        self.check_command(&request)?;
+        self.sandbox.execute(request).await
     }
 
     /// Closes the default sandbox and every route given as a sandbox, all of
     /// them even when one fails; the first failure is returned.
     async fn close(&self) -> Result<()> {
-        let default = self.sandbox.iter().map(|s| (Owner::Default, s));
+        let default = std::iter::once((Owner::Default, &self.sandbox));
         let routes = self
             .table
             .routes
