@@ -11,8 +11,8 @@ use backend_core::{
 };
 
 use crate::disk::Disk;
-use crate::errors::join_error;
-use crate::overlay::Overlay;
+use crate::error::join_error;
+use crate::overlay::{Change, Overlay};
 use crate::root::Root;
 use crate::search::WalkOptions;
 
@@ -25,8 +25,8 @@ pub struct LocalOptions {
     /// either way.
     pub fsync: bool,
     /// Honour `.gitignore` files at or below the search start (and
-    /// `.git/info/exclude`) in `glob` and `grep`. Off by default, as SPEC.md
-    /// says every file is searched.
+    /// `.git/info/exclude`) in `glob` and `grep`. Off by default, as
+    /// docs/semantics.md says every file is searched.
     pub git_ignore: bool,
     /// The largest file `read`, `read_bytes`, `edit` and `grep` load
     /// (`too_large` beyond; grep skips it). 256 MiB by default.
@@ -71,33 +71,6 @@ impl LocalOptions {
     pub fn max_read_bytes(mut self, bytes: u64) -> Self {
         self.max_read_bytes = bytes;
         self
-    }
-}
-
-/// One pending change of an overlay, as [`LocalBackend::changes`] lists it.
-#[non_exhaustive]
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Change {
-    /// The file was written (created or replaced) with `size` bytes.
-    Written {
-        /// The file.
-        path: VirtualPath,
-        /// Its new size.
-        size: u64,
-    },
-    /// The file or directory (and everything under it) was deleted.
-    Deleted {
-        /// What was deleted.
-        path: VirtualPath,
-    },
-}
-
-impl Change {
-    /// The path the change concerns.
-    pub fn path(&self) -> &VirtualPath {
-        match self {
-            Change::Written { path, .. } | Change::Deleted { path } => path,
-        }
     }
 }
 

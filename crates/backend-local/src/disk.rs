@@ -14,7 +14,7 @@ use rustix::fd::{AsFd, OwnedFd};
 use rustix::fs::{AtFlags, FileType, Mode, OFlags, Stat};
 use rustix::io::Errno;
 
-use crate::errors::fail_error;
+use crate::error::fail_error;
 use crate::root::{Fail, Located, Root};
 
 /// How often an operation re-resolves a path whose leaf was swapped for a
