@@ -28,6 +28,7 @@ mod forward;
 pub mod glob;
 pub mod grep;
 mod path;
+pub mod retry;
 pub mod text;
 mod types;
 
