@@ -6,6 +6,7 @@
 //! - [`Traced`] opens one `tracing` span per operation.
 //! - [`Timeout`] gives each operation a deadline (`timeout`).
 //! - [`Limits`] caps the bytes read and stored (`too_large`).
+//! - [`ReadRetry`] retries the operations that only read.
 //!
 //! Each is built on [`ForwardBackend`](backend_core::ForwardBackend) and
 //! [`ForwardSandbox`](backend_core::ForwardSandbox): it overrides only what
@@ -22,7 +23,7 @@
 //! use std::time::Duration;
 //!
 //! use backend_core::{Backend, BackendExt, Operation};
-//! use backend_layers::{ByteLimits, LayerExt, Timeouts};
+//! use backend_layers::{ByteLimits, LayerExt, RetryPolicy, Timeouts};
 //! use backend_state::StateBackend;
 //!
 //! let files = Arc::new(StateBackend::new());
@@ -31,6 +32,7 @@
 //! let layered: Arc<dyn Backend> = files
 //!     .with_limits(ByteLimits::new().max_read_bytes(1 << 20))
 //!     .with_timeout(Timeouts::new(Duration::from_secs(30)).with(Operation::Grep, Duration::from_secs(120)))
+//!     .with_read_retry(RetryPolicy::default())
 //!     .traced("notes")
 //!     .read_only();
 //!
@@ -49,14 +51,18 @@
 use std::sync::Arc;
 
 use backend_core::Backend;
+/// How [`ReadRetry`] retries; re-exported from `backend_core::retry`.
+pub use backend_core::retry::RetryPolicy;
 
 mod limits;
 mod read_only;
+mod read_retry;
 mod timeout;
 mod traced;
 
 pub use limits::{ByteLimits, Limits};
 pub use read_only::ReadOnly;
+pub use read_retry::ReadRetry;
 pub use timeout::{DEFAULT_OPERATION_TIMEOUT, Timeout, Timeouts};
 pub use traced::{SPAN_NAME, Traced};
 
@@ -80,6 +86,9 @@ pub trait LayerExt {
 
     /// Wraps in [`Limits`].
     fn with_limits(self, limits: ByteLimits) -> Arc<Limits<Self::Wrapped>>;
+
+    /// Wraps in [`ReadRetry`].
+    fn with_read_retry(self, policy: RetryPolicy) -> Arc<ReadRetry<Self::Wrapped>>;
 }
 
 impl<B: Backend + ?Sized> LayerExt for Arc<B> {
@@ -99,5 +108,9 @@ impl<B: Backend + ?Sized> LayerExt for Arc<B> {
 
     fn with_limits(self, limits: ByteLimits) -> Arc<Limits<B>> {
         Arc::new(Limits::new(self, limits))
+    }
+
+    fn with_read_retry(self, policy: RetryPolicy) -> Arc<ReadRetry<B>> {
+        Arc::new(ReadRetry::new(self, policy))
     }
 }

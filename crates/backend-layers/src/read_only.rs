@@ -46,8 +46,8 @@ impl<B: ?Sized> std::fmt::Debug for ReadOnly<B> {
 /// The refusal of a change to `path`: `invalid_path` first when the path is
 /// bad, so that the error is the same as the inner backend would give.
 fn refuse(path: &str, operation: Operation) -> Error {
-    match VirtualPath::parse(path) {
-        Err(e) => e.with_operation(operation),
+    match VirtualPath::parse_for(path, operation) {
+        Err(e) => e,
         Ok(path) => Error::new(
             ErrorKind::PermissionDenied,
             format!(

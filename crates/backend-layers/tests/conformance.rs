@@ -7,11 +7,11 @@ use std::time::Duration;
 
 use backend_conformance::Subject;
 use backend_core::Backend;
-use backend_layers::{ByteLimits, LayerExt, Timeouts};
+use backend_layers::{ByteLimits, LayerExt, RetryPolicy, Timeouts};
 use backend_state::StateBackend;
 
-/// A fresh state backend under Limits, Timeout and Traced (innermost
-/// first).
+/// A fresh state backend under Limits, Timeout, ReadRetry and Traced
+/// (innermost first: each attempt is timed, the caller's view is traced).
 async fn make() -> Subject {
     let limits = ByteLimits::new()
         .max_read_bytes(64 << 20)
@@ -19,6 +19,7 @@ async fn make() -> Subject {
     let layered: Arc<dyn Backend> = Arc::new(StateBackend::new())
         .with_limits(limits)
         .with_timeout(Timeouts::new(Duration::from_secs(60)))
+        .with_read_retry(RetryPolicy::default())
         .traced("state");
     Subject::backend(layered)
 }

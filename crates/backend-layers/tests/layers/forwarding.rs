@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use backend_core::{Backend, BackendExt, ExecRequest, FileUpload, Sandbox};
-use backend_layers::{ByteLimits, LayerExt, Timeouts};
+use backend_layers::{ByteLimits, LayerExt, RetryPolicy, Timeouts};
 
 use super::support::{Probe, local_sandbox};
 

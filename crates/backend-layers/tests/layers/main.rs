@@ -4,6 +4,7 @@
 mod forwarding;
 mod limits;
 mod read_only;
+mod read_retry;
 mod support;
 mod timeout;
 mod traced;

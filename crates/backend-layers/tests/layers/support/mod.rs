@@ -93,3 +93,80 @@ impl ForwardBackend for Probe {
 pub fn local_sandbox() -> Arc<backend_local::LocalSandbox> {
     Arc::new(backend_local::LocalSandbox::temporary().expect("a local sandbox"))
 }
+
+/// A state backend whose `ls`, `read_bytes`, `write`, `edit`,
+/// `download_files` (per item) fail with a retryable `unavailable` until
+/// `failures` of them have failed; `calls` counts every call to them.
+#[derive(Default)]
+pub struct Flaky {
+    pub files: StateBackend,
+    pub failures: AtomicUsize,
+    pub calls: AtomicUsize,
+}
+
+impl Flaky {
+    pub fn failing(times: usize) -> Arc<Flaky> {
+        Arc::new(Flaky {
+            failures: AtomicUsize::new(times),
+            ..Flaky::default()
+        })
+    }
+
+    /// Counts a call and fails it while failures remain.
+    fn fail(&self, path: &str) -> Result<()> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        let left = self.failures.load(Ordering::SeqCst);
+        if left == 0 {
+            return Ok(());
+        }
+        self.failures.store(left - 1, Ordering::SeqCst);
+        Err(backend_core::Error::new(backend_core::ErrorKind::Unavailable, "flaky").with_path(path))
+    }
+}
+
+#[async_trait]
+impl ForwardBackend for Flaky {
+    type Inner = StateBackend;
+
+    fn inner(&self) -> &StateBackend {
+        &self.files
+    }
+
+    async fn ls(&self, path: &str) -> Result<Vec<FileInfo>> {
+        self.fail(path)?;
+        self.files.ls(path).await
+    }
+
+    async fn read_bytes(&self, path: &str) -> Result<Vec<u8>> {
+        self.fail(path)?;
+        self.files.read_bytes(path).await
+    }
+
+    async fn write(&self, path: &str, content: Vec<u8>) -> Result<()> {
+        self.fail(path)?;
+        self.files.write(path, content).await
+    }
+
+    async fn edit(
+        &self,
+        path: &str,
+        old: &str,
+        new: &str,
+        replace_all: bool,
+    ) -> Result<backend_core::EditResult> {
+        self.fail(path)?;
+        self.files.edit(path, old, new, replace_all).await
+    }
+
+    async fn download_files(&self, paths: Vec<String>) -> Vec<DownloadResult> {
+        let mut results = Vec::new();
+        for path in paths {
+            let outcome = match self.fail(&path) {
+                Ok(()) => self.files.read_bytes(&path).await,
+                Err(e) => Err(e),
+            };
+            results.push(DownloadResult::new(path, outcome));
+        }
+        results
+    }
+}
