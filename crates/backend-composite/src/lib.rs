@@ -160,7 +160,7 @@ impl CompositeBackend {
 
     /// Parses `path` and finds its owner and the path the owner sees.
     fn locate(&self, path: &str, op: Operation) -> Result<Located> {
-        let outer = VirtualPath::parse(path).map_err(|e| e.with_operation(op))?;
+        let outer = VirtualPath::parse_for(path, op)?;
         let (owner, inner_start) = self.table.locate(&outer);
         Ok(Located {
             outer,

@@ -29,7 +29,7 @@ use async_trait::async_trait;
 use backend_core::exec::collect_output;
 use backend_core::{
     Backend, Capabilities, Error, ErrorKind, ExecEvent, ExecOutput, ExecRequest, ExecStream,
-    ExitStatus, ForwardBackend, Operation, Result, Sandbox, VirtualPath,
+    ExitStatus, ForwardBackend, Operation, OutputBudget, Result, Sandbox, VirtualPath,
 };
 use rustix::process::{Pid, Resource, Rlimit, Signal};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -246,7 +246,7 @@ impl LocalSandbox {
     fn spawn(&self, request: &ExecRequest) -> Result<tokio::process::Child> {
         let op = Operation::Execute;
         let workdir = match &request.workdir {
-            Some(dir) => VirtualPath::parse(dir).map_err(|e| e.with_operation(op))?,
+            Some(dir) => VirtualPath::parse_for(dir, op)?,
             None => VirtualPath::root(),
         };
         let disk = &self.backend.inner().disk;
@@ -366,23 +366,17 @@ async fn pump(
     wrap: fn(Vec<u8>) -> ExecEvent,
 ) -> bool {
     let mut buf = vec![0u8; CHUNK];
-    let mut kept = 0usize;
-    let mut dropped = false;
+    let mut budget = OutputBudget::new(limit);
     loop {
         let n = match reader.read(&mut buf).await {
-            Ok(0) | Err(_) => return dropped,
+            Ok(0) | Err(_) => return budget.truncated(),
             Ok(n) => n,
         };
-        let room = limit.saturating_sub(kept);
-        let take = n.min(room);
-        if take < n {
-            dropped = true;
-        }
-        if take > 0 {
-            kept += take;
+        let kept = budget.take(&buf[..n]);
+        if !kept.is_empty() {
             // A closed receiver means nobody listens; keep draining so the
             // command never blocks on a full pipe.
-            let _ = tx.send(Ok(wrap(buf[..take].to_vec()))).await;
+            let _ = tx.send(Ok(wrap(kept.to_vec()))).await;
         }
     }
 }
