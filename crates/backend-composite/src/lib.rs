@@ -45,9 +45,9 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use backend_core::{
-    Backend, Capabilities, DownloadResult, EditResult, Error, ErrorKind, ExecOutput, ExecRequest,
-    ExecStream, FileInfo, FileUpload, ForwardSandbox, GlobRequest, GlobResult, GrepRequest,
-    GrepResult, Operation, ReadResult, Result, Sandbox, UploadResult, VirtualPath,
+    Backend, BackendHandle, Capabilities, DownloadResult, EditResult, Error, ErrorKind, ExecOutput,
+    ExecRequest, ExecStream, FileInfo, FileUpload, ForwardSandbox, GlobRequest, GlobResult,
+    GrepRequest, GrepResult, Operation, ReadResult, Result, Sandbox, UploadResult, VirtualPath,
 };
 
 use crate::no_commands::{NoCommands, no_sandbox};
@@ -71,8 +71,7 @@ pub struct CompositeBackend {
 /// Collects the default backend and the routes of a [`CompositeBackend`];
 /// [`build`](Self::build) checks them.
 pub struct CompositeBuilder {
-    default: Arc<dyn Backend>,
-    sandbox: Option<Arc<dyn Sandbox>>,
+    default: BackendHandle,
     routes: Vec<RouteEntry>,
 }
 
@@ -82,8 +81,7 @@ impl CompositeBuilder {
     pub fn route(mut self, prefix: impl Into<String>, backend: Arc<dyn Backend>) -> Self {
         self.routes.push(RouteEntry {
             prefix: prefix.into(),
-            backend,
-            sandbox: None,
+            handle: BackendHandle::from_backend(backend),
         });
         self
     }
@@ -92,11 +90,9 @@ impl CompositeBuilder {
     /// composite closes it too. Its commands are not reachable through the
     /// composite.
     pub fn sandbox_route(mut self, prefix: impl Into<String>, sandbox: Arc<dyn Sandbox>) -> Self {
-        let backend: Arc<dyn Backend> = sandbox.clone();
         self.routes.push(RouteEntry {
             prefix: prefix.into(),
-            backend,
-            sandbox: Some(sandbox),
+            handle: BackendHandle::from_sandbox(sandbox),
         });
         self
     }
@@ -107,13 +103,14 @@ impl CompositeBuilder {
     pub fn build(self) -> Result<CompositeBackend> {
         let table =
             RouteTable::new(self.routes).map_err(|e| e.with_operation(Operation::Create))?;
-        let runs_commands = self.sandbox.is_some();
-        let sandbox = match self.sandbox {
+        let (default, sandbox) = self.default.into_parts();
+        let runs_commands = sandbox.is_some();
+        let sandbox = match sandbox {
             Some(sandbox) => sandbox,
-            None => Arc::new(NoCommands::new(self.default.clone())),
+            None => Arc::new(NoCommands::new(default.clone())),
         };
         Ok(CompositeBackend {
-            default: self.default,
+            default,
             sandbox,
             runs_commands,
             table,
@@ -126,8 +123,7 @@ impl CompositeBackend {
     /// commands.
     pub fn builder(default: Arc<dyn Backend>) -> CompositeBuilder {
         CompositeBuilder {
-            default,
-            sandbox: None,
+            default: BackendHandle::from_backend(default),
             routes: Vec::new(),
         }
     }
@@ -135,10 +131,8 @@ impl CompositeBackend {
     /// Starts a composite whose unrouted paths and commands go to the
     /// sandbox `default`.
     pub fn builder_with_sandbox(default: Arc<dyn Sandbox>) -> CompositeBuilder {
-        let backend: Arc<dyn Backend> = default.clone();
         CompositeBuilder {
-            default: backend,
-            sandbox: Some(default),
+            default: BackendHandle::from_sandbox(default),
             routes: Vec::new(),
         }
     }
@@ -243,7 +237,7 @@ impl Backend for CompositeBackend {
         // A promise holds for the composite only when every backend keeps it.
         let mut caps = self.default.capabilities();
         for route in &self.table.routes {
-            let theirs = route.backend.capabilities();
+            let theirs = route.handle.backend().capabilities();
             caps.persistent &= theirs.persistent;
             caps.atomic_edit &= theirs.atomic_edit;
             caps.empty_directories &= theirs.empty_directories;
@@ -408,7 +402,7 @@ impl ForwardSandbox for CompositeBackend {
             .routes
             .iter()
             .enumerate()
-            .filter_map(|(i, r)| r.sandbox.as_ref().map(|s| (Owner::Route(i), s)));
+            .filter_map(|(i, r)| r.handle.sandbox().map(|s| (Owner::Route(i), s)));
         let closing = default.chain(routes).map(|(owner, sandbox)| async move {
             sandbox
                 .close()
