@@ -15,6 +15,10 @@ fn each_layer(probe: &Arc<Probe>) -> Vec<(&'static str, Arc<dyn Backend>)> {
         ("read_only", probe.clone().read_only()),
         ("traced", probe.clone().traced("probe")),
         (
+            "read_retry",
+            probe.clone().with_read_retry(RetryPolicy::default()),
+        ),
+        (
             "timeout",
             probe
                 .clone()
