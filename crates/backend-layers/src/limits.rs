@@ -270,20 +270,22 @@ impl<B: Backend + ?Sized> ForwardBackend for Limits<B> {
     /// Items over the cap fail on their own; the rest go to the inner
     /// backend in one batch.
     async fn upload_files(&self, files: Vec<FileUpload>) -> Vec<UploadResult> {
-        let mut results: Vec<Option<UploadResult>> = Vec::with_capacity(files.len());
+        let mut results: Vec<Slot<UploadResult>> = Vec::with_capacity(files.len());
         let mut passed = Vec::with_capacity(files.len());
         for file in files {
             let what = format!("the content for {}", file.path);
             match self.check_write(&file.path, &what, file.content.len(), Operation::Upload) {
                 Ok(()) => {
-                    results.push(None);
+                    results.push(Slot::Inner(file.path.clone()));
                     passed.push(file);
                 }
-                Err(e) => results.push(Some(UploadResult::new(file.path, Err(e)))),
+                Err(e) => results.push(Slot::Own(UploadResult::new(file.path, Err(e)))),
             }
         }
         let mut uploaded = self.inner.upload_files(passed).await.into_iter();
-        fill_in(results, &mut uploaded)
+        fill_in(results, &mut uploaded, |path| {
+            UploadResult::new(path.clone(), Err(missing(path, Operation::Upload)))
+        })
     }
 
     /// Items `stat` shows over the cap fail on their own; the rest go to the
@@ -292,15 +294,15 @@ impl<B: Backend + ?Sized> ForwardBackend for Limits<B> {
         let op = Operation::Download;
         let checks = paths.iter().map(|path| self.precheck_read(path, op));
         let checked = futures::future::join_all(checks).await;
-        let mut results: Vec<Option<DownloadResult>> = Vec::with_capacity(paths.len());
+        let mut results: Vec<Slot<DownloadResult>> = Vec::with_capacity(paths.len());
         let mut passed = Vec::with_capacity(paths.len());
         for (path, check) in paths.into_iter().zip(checked) {
             match check {
                 Ok(()) => {
-                    results.push(None);
+                    results.push(Slot::Inner(path.clone()));
                     passed.push(path);
                 }
-                Err(e) => results.push(Some(DownloadResult::new(path, Err(e)))),
+                Err(e) => results.push(Slot::Own(DownloadResult::new(path, Err(e)))),
             }
         }
         let downloaded = self.inner.download_files(passed).await;
@@ -314,17 +316,41 @@ impl<B: Backend + ?Sized> ForwardBackend for Limits<B> {
                 None => item,
             }
         });
-        fill_in(results, &mut measured)
+        fill_in(results, &mut measured, |path| {
+            DownloadResult::new(path.clone(), Err(missing(path, Operation::Download)))
+        })
     }
 }
 
+/// One item of a batch: refused by the layer, or sent on (by path).
+enum Slot<T> {
+    Own(T),
+    Inner(String),
+}
+
 /// The results in input order: the layer's own where it made one, the
-/// inner backend's (in order) elsewhere.
-fn fill_in<T>(results: Vec<Option<T>>, inner: &mut impl Iterator<Item = T>) -> Vec<T> {
-    results
+/// inner backend's (in order) elsewhere, and an `internal` error for an
+/// item the inner backend gave no result for.
+fn fill_in<T>(
+    slots: Vec<Slot<T>>,
+    inner: &mut impl Iterator<Item = T>,
+    missing: impl Fn(&String) -> T,
+) -> Vec<T> {
+    slots
         .into_iter()
-        .filter_map(|own| own.or_else(|| inner.next()))
+        .map(|slot| match slot {
+            Slot::Own(result) => result,
+            Slot::Inner(path) => inner.next().unwrap_or_else(|| missing(&path)),
+        })
         .collect()
+}
+
+fn missing(path: &str, op: Operation) -> Error {
+    Error::internal(format!(
+        "the backend returned no result for {path}; its batch answered fewer items than it was given"
+    ))
+    .with_path(path)
+    .with_operation(op)
 }
 
 #[async_trait]

@@ -44,6 +44,22 @@ async fn deadlines_are_set_per_operation_kind() {
     assert_eq!(err.kind(), ErrorKind::Timeout);
 }
 
+#[tokio::test(start_paused = true)]
+async fn a_slow_batch_fails_every_item_with_timeout() {
+    let probe = Probe::slow(Duration::from_secs(10));
+    let timeouts =
+        Timeouts::new(Duration::from_secs(60)).with(Operation::Download, Duration::from_secs(1));
+    let layered: Arc<dyn Backend> = probe.with_timeout(timeouts);
+    let results = layered.download_files(vec!["/a".into(), "/b".into()]).await;
+    assert_eq!(results.len(), 2);
+    for (item, path) in results.iter().zip(["/a", "/b"]) {
+        assert_eq!(item.path, path);
+        let err = item.error.as_ref().expect("timed out");
+        assert_eq!(err.kind(), ErrorKind::Timeout);
+        assert_eq!(err.operation(), Some(Operation::Download));
+    }
+}
+
 #[tokio::test]
 async fn fast_operations_pass_through() {
     let probe = Probe::new();

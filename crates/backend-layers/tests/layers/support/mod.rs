@@ -14,8 +14,8 @@ use backend_core::{
 use backend_state::StateBackend;
 
 /// A state backend that counts calls to its own `read`, `upload_files`,
-/// `download_files` and `stat`, and sleeps `delay` before each `ls`, `stat`
-/// and `read_bytes`.
+/// `download_files` and `stat`, and sleeps `delay` before each `ls`, `stat`,
+/// `read_bytes` and `download_files`.
 #[derive(Default)]
 pub struct Probe {
     pub files: StateBackend,
@@ -85,6 +85,7 @@ impl ForwardBackend for Probe {
 
     async fn download_files(&self, paths: Vec<String>) -> Vec<DownloadResult> {
         self.downloads.fetch_add(1, Ordering::SeqCst);
+        self.pause().await;
         self.files.download_files(paths).await
     }
 }
