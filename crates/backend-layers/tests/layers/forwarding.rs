@@ -87,3 +87,19 @@ async fn a_stack_of_layers_around_a_sandbox_is_a_sandbox() {
     assert_eq!(output.stdout, b"from the layers\n");
     layered.close().await.expect("close");
 }
+
+#[tokio::test]
+async fn layers_stack_on_trait_objects_too() {
+    let backend: Arc<dyn Backend> = Arc::new(backend_state::StateBackend::new());
+    let backend: Arc<dyn Backend> = backend.traced("state").read_only();
+    assert!(backend.write("/a", Vec::new()).await.is_err());
+    let sandbox: Arc<dyn Sandbox> = local_sandbox();
+    let sandbox: Arc<dyn Sandbox> = sandbox
+        .with_read_retry(RetryPolicy::never())
+        .with_timeout(Duration::from_secs(30));
+    let output = sandbox
+        .execute(ExecRequest::new("echo ok"))
+        .await
+        .expect("execute");
+    assert_eq!(output.stdout, b"ok\n");
+}
