@@ -18,7 +18,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::sync::mpsc;
 use tokio::time::timeout_at;
 
-use crate::errors;
+use crate::error;
 
 /// Prints its pid (the process group) on stderr, then becomes the command.
 const WRAPPER: &str = "echo $$ >&2; exec sh -c \"$1\"";
@@ -78,7 +78,7 @@ pub(crate) async fn run_streaming(
             },
         )
         .await
-        .map_err(|e| errors::engine(Operation::Execute, "creating the exec", e))?;
+        .map_err(|e| error::engine(Operation::Execute, "creating the exec", e))?;
     let started_exec = docker
         .start_exec(
             &created.id,
@@ -88,7 +88,7 @@ pub(crate) async fn run_streaming(
             }),
         )
         .await
-        .map_err(|e| errors::engine(Operation::Execute, "starting the exec", e))?;
+        .map_err(|e| error::engine(Operation::Execute, "starting the exec", e))?;
     let StartExecResults::Attached {
         mut output,
         mut input,
@@ -288,11 +288,11 @@ pub(crate) async fn run_argv(
             },
         )
         .await
-        .map_err(|e| errors::engine(Operation::Other, "creating a helper exec", e))?;
+        .map_err(|e| error::engine(Operation::Other, "creating a helper exec", e))?;
     let started = docker
         .start_exec(&created.id, None)
         .await
-        .map_err(|e| errors::engine(Operation::Other, "starting a helper exec", e))?;
+        .map_err(|e| error::engine(Operation::Other, "starting a helper exec", e))?;
     let StartExecResults::Attached { mut output, .. } = started else {
         return Err(Error::internal("the engine started a helper exec detached"));
     };
@@ -312,7 +312,7 @@ pub(crate) async fn run_argv(
             Ok(Some(Ok(LogOutput::StdErr { message }))) => stderr.extend_from_slice(&message),
             Ok(Some(Ok(_))) => {}
             Ok(Some(Err(e))) => {
-                return Err(errors::engine(Operation::Other, "reading a helper exec", e));
+                return Err(error::engine(Operation::Other, "reading a helper exec", e));
             }
         }
     }
