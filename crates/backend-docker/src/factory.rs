@@ -1,10 +1,10 @@
-//! Docker's [`SandboxFactory`]: containers from a builder, reset in place,
-//! checked with one inspect call; and the pool and session manager over it.
+//! Docker's [`SandboxFactory`] (the sandbox builder: containers reset in
+//! place, checked with one inspect call) and the pool and session manager
+//! over it.
 
 use async_trait::async_trait;
 use backend_core::{Result, Sandbox};
-use bollard::Docker;
-use tokio::sync::OnceCell;
+use backend_pool::SandboxFactory;
 
 use crate::builder::DockerSandboxBuilder;
 use crate::engine;
@@ -26,74 +26,31 @@ use crate::sandbox::DockerSandbox;
 /// pool.shutdown().await;
 /// # Ok(()) }
 /// ```
-pub type SandboxPool = backend_pool::SandboxPool<DockerFactory>;
+pub type SandboxPool = backend_pool::SandboxPool<DockerSandboxBuilder>;
 
 /// One Docker sandbox per session key (see
 /// [`backend_pool::SessionManager`]); each container carries the key in its
 /// [`LABEL_SESSION`](crate::LABEL_SESSION) label.
-pub type SessionManager = backend_pool::SessionManager<DockerFactory>;
+pub type SessionManager = backend_pool::SessionManager<DockerSandboxBuilder>;
 
 /// Settings of a Docker [`SessionManager`].
-pub type SessionManagerBuilder = backend_pool::SessionManagerBuilder<DockerFactory>;
+pub type SessionManagerBuilder = backend_pool::SessionManagerBuilder<DockerSandboxBuilder>;
 
-/// Creates Docker sandboxes from a [`DockerSandboxBuilder`] for a pool or
-/// session manager, over one engine connection made on first use.
-///
-/// Reset is [`DockerSandbox::reset`]; the health check inspects the
-/// container. Converts from a builder, so `SandboxPool::new(builder, n)`
-/// works.
-#[derive(Debug)]
-pub struct DockerFactory {
-    builder: DockerSandboxBuilder,
-    docker: OnceCell<Docker>,
-}
-
-impl DockerFactory {
-    /// A factory building sandboxes with `builder` (its engine connection
-    /// if it has one, else the local default).
-    pub fn new(builder: DockerSandboxBuilder) -> Self {
-        DockerFactory {
-            builder,
-            docker: OnceCell::new(),
-        }
-    }
-
-    /// The builder each sandbox starts from.
-    pub fn builder(&self) -> &DockerSandboxBuilder {
-        &self.builder
-    }
-
-    /// The engine connection, made once.
-    async fn engine(&self) -> Result<&Docker> {
-        self.docker
-            .get_or_try_init(|| async {
-                match &self.builder.docker {
-                    Some(docker) => Ok(docker.clone()),
-                    None => engine::connect().await,
-                }
-            })
-            .await
-    }
-}
-
-impl From<DockerSandboxBuilder> for DockerFactory {
-    fn from(builder: DockerSandboxBuilder) -> Self {
-        DockerFactory::new(builder)
-    }
-}
-
+/// The builder is the factory: [`prepare`](SandboxFactory::prepare) makes
+/// the engine connection every sandbox then shares, reset is
+/// [`DockerSandbox::reset`], and the health check inspects the container.
 #[async_trait]
-impl backend_pool::SandboxFactory for DockerFactory {
+impl SandboxFactory for DockerSandboxBuilder {
     type Sandbox = DockerSandbox;
     /// The container id.
     type Probe = String;
 
-    async fn prepare(&self) -> Result<()> {
-        self.engine().await.map(|_| ())
+    async fn prepare(&mut self) -> Result<()> {
+        self.connect().await.map(|_| ())
     }
 
     async fn create(&self, session: Option<&str>) -> Result<DockerSandbox> {
-        let mut builder = self.builder.clone().docker(self.engine().await?.clone());
+        let mut builder = self.clone();
         if let Some(key) = session {
             builder = builder.session(key);
         }
@@ -115,9 +72,9 @@ impl backend_pool::SandboxFactory for DockerFactory {
     }
 
     async fn is_healthy(&self, container: &String) -> bool {
-        match self.engine().await {
-            Ok(docker) => engine::is_running(docker, container).await,
-            Err(_) => false,
+        match &self.docker {
+            Some(docker) => engine::is_running(docker, container).await,
+            None => false,
         }
     }
 }

@@ -3,7 +3,7 @@
 //! read-only root, non-root user) whose work directory holds the agent's
 //! files and where its commands run. [`SandboxPool`] keeps sandboxes warm;
 //! [`SessionManager`] gives each user or session its own (both are
-//! `backend-pool`'s, over [`DockerFactory`] and its fast reset); [`reap`]
+//! `backend-pool`'s, with the builder as their factory and its fast reset); [`reap`]
 //! removes what a crashed process left behind.
 //!
 //! Talks to the engine with bollard, negotiating the API version. Images
@@ -41,7 +41,7 @@ mod sandbox;
 pub use builder::DockerSandboxBuilder;
 pub use config::{DEFAULT_KEEPALIVE_USER, DEFAULT_USER, DEFAULT_WORK_DIR, SandboxConfig};
 pub use engine::connect;
-pub use factory::{DockerFactory, SandboxPool, SessionManager, SessionManagerBuilder};
+pub use factory::{SandboxPool, SessionManager, SessionManagerBuilder};
 pub use reap::{
     LABEL_MANAGED, LABEL_OWNER_HOST, LABEL_OWNER_PID, LABEL_OWNER_START, LABEL_SESSION, ReapReport,
     reap,

@@ -22,10 +22,11 @@ pub trait SandboxFactory: Send + Sync + 'static {
     /// What a health check needs of a sandbox without holding it.
     type Probe: Send + Sync + 'static;
 
-    /// Called once before the first creation (a pool's or manager's
-    /// constructor), so that e.g. an engine that does not answer fails
-    /// there. By default does nothing.
-    async fn prepare(&self) -> Result<()> {
+    /// Called once by the pool's or manager's constructor, before the
+    /// first creation, so that e.g. an engine that does not answer fails
+    /// there and a connection made here is shared by every sandbox. By
+    /// default does nothing.
+    async fn prepare(&mut self) -> Result<()> {
         Ok(())
     }
 

@@ -4,8 +4,8 @@
 //! one kind of sandbox. Given one, [`SandboxPool`] keeps sandboxes created
 //! ahead of demand and resets them between holders, and [`SessionManager`]
 //! gives each user or session key its own sandbox, removed after it has
-//! been idle. Docker implements the factory with an in-place reset
-//! (`backend_docker::DockerFactory`); any other sandbox gets one from a
+//! been idle. Docker's sandbox builder is a factory with an in-place reset
+//! (`backend_docker::SandboxPool` is a pool over it); any other sandbox gets one from a
 //! closure with [`FnFactory`], whose reset is "destroy and create anew".
 //!
 //! # Example

@@ -127,8 +127,7 @@ impl<F: SandboxFactory> PoolInner<F> {
 impl<F: SandboxFactory> SandboxPool<F> {
     /// Creates the pool and warms `size` sandboxes (concurrently); the
     /// first failure is returned after the others are destroyed.
-    pub async fn new(factory: impl Into<F>, size: usize) -> Result<SandboxPool<F>> {
-        let factory = factory.into();
+    pub async fn new(mut factory: F, size: usize) -> Result<SandboxPool<F>> {
         factory.prepare().await?;
         let created = futures::future::join_all((0..size).map(|_| factory.create(None))).await;
         let mut made = Vec::with_capacity(size);

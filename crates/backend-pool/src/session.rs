@@ -88,7 +88,7 @@ impl<F: SandboxFactory> SessionManagerBuilder<F> {
     }
 
     /// Starts the manager (and its maintenance task).
-    pub async fn build(self) -> Result<SessionManager<F>> {
+    pub async fn build(mut self) -> Result<SessionManager<F>> {
         self.factory.prepare().await?;
         let factory = Arc::new(self.factory);
         let live = Arc::new(AtomicUsize::new(0));
@@ -127,9 +127,9 @@ impl<F: SandboxFactory> SessionManagerBuilder<F> {
 
 impl<F: SandboxFactory> SessionManager<F> {
     /// Settings for a manager creating sandboxes with `factory`.
-    pub fn builder(factory: impl Into<F>) -> SessionManagerBuilder<F> {
+    pub fn builder(factory: F) -> SessionManagerBuilder<F> {
         SessionManagerBuilder {
-            factory: factory.into(),
+            factory,
             idle_timeout: Duration::from_secs(15 * 60),
             max_sessions: 64,
             maintenance_interval: Duration::from_secs(1),
