@@ -6,7 +6,10 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use backend_core::{Error, ErrorKind, ExecEvent, ExecRequest, ExecStream, Operation, Result};
+use backend_core::{
+    Error, ErrorKind, ExecEvent, ExecRequest, ExecStream, KeyedLocks, Operation, Result,
+    VirtualPath,
+};
 use bollard::Docker;
 use bollard::models::{ContainerCreateBody, HostConfig, Mount, MountType, MountVolumeOptions};
 use bollard::query_parameters::{CreateContainerOptionsBuilder, RemoveContainerOptionsBuilder};
@@ -62,7 +65,8 @@ pub struct DockerSandbox {
     pub(crate) uid_gid: (u64, u64),
     closed: AtomicBool,
     oom_kills_seen: Arc<AtomicU64>,
-    pub(crate) edit_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// Serialises edits of one path through this sandbox.
+    pub(crate) edit_locks: KeyedLocks<String>,
     pub(crate) edit_cache: Mutex<HashMap<String, EditCacheEntry>>,
     pub(crate) rename_shell: RenameShell,
 }
@@ -156,7 +160,7 @@ impl DockerSandbox {
             uid_gid,
             closed: AtomicBool::new(false),
             oom_kills_seen: Arc::new(AtomicU64::new(0)),
-            edit_locks: Mutex::new(HashMap::new()),
+            edit_locks: KeyedLocks::new(),
             edit_cache: Mutex::new(HashMap::new()),
             rename_shell: RenameShell::new(),
         };
@@ -251,7 +255,7 @@ impl DockerSandbox {
     }
 
     /// The container path of a virtual path.
-    pub(crate) fn host_path(&self, path: &backend_core::VirtualPath) -> String {
+    pub(crate) fn host_path(&self, path: &VirtualPath) -> String {
         if path.is_root() {
             self.config.work_dir.clone()
         } else {
@@ -286,8 +290,7 @@ impl DockerSandbox {
             .map_err(|e| e.or_operation(Operation::Execute))?;
         let workdir = match &request.workdir {
             Some(dir) => {
-                let vpath = backend_core::VirtualPath::parse(dir)
-                    .map_err(|e| e.or_operation(Operation::Execute))?;
+                let vpath = VirtualPath::parse_for(dir, Operation::Execute)?;
                 let info = self.stat_path(&vpath, Operation::Execute).await?;
                 if !info.is_dir {
                     return Err(
