@@ -11,10 +11,6 @@ use backend_core::{
 
 use crate::sandbox::DockerSandbox;
 
-fn parse(path: &str, op: Operation) -> Result<VirtualPath> {
-    VirtualPath::parse(path).map_err(|e| e.or_operation(op))
-}
-
 #[async_trait]
 impl Backend for DockerSandbox {
     fn capabilities(&self) -> Capabilities {
@@ -28,22 +24,22 @@ impl Backend for DockerSandbox {
     }
 
     async fn ls(&self, path: &str) -> Result<Vec<FileInfo>> {
-        let dir = parse(path, Operation::Ls)?;
+        let dir = VirtualPath::parse_for(path, Operation::Ls)?;
         self.list(&dir, Operation::Ls).await
     }
 
     async fn stat(&self, path: &str) -> Result<FileInfo> {
-        let path = parse(path, Operation::Stat)?;
+        let path = VirtualPath::parse_for(path, Operation::Stat)?;
         self.stat_path(&path, Operation::Stat).await
     }
 
     async fn read_bytes(&self, path: &str) -> Result<Vec<u8>> {
-        let path = parse(path, Operation::ReadBytes)?;
+        let path = VirtualPath::parse_for(path, Operation::ReadBytes)?;
         self.read_file(&path, Operation::ReadBytes).await
     }
 
     async fn write(&self, path: &str, content: Vec<u8>) -> Result<()> {
-        let path = parse(path, Operation::Write)?;
+        let path = VirtualPath::parse_for(path, Operation::Write)?;
         let mut outcome = self
             .write_batch(vec![(path, content)], Operation::Write)
             .await;
@@ -60,18 +56,10 @@ impl Backend for DockerSandbox {
         replace_all: bool,
     ) -> Result<EditResult> {
         let op = Operation::Edit;
-        let vpath = parse(path, op)?;
+        let vpath = VirtualPath::parse_for(path, op)?;
         // Read-modify-write under a per-path lock, so that concurrent edits
         // through this sandbox never lose an update.
-        let lock = {
-            let mut locks = self
-                .edit_locks
-                .lock()
-                .map_err(|_| Error::internal("the edit lock table is poisoned"))?;
-            locks.retain(|_, lock| Arc::strong_count(lock) > 1);
-            locks.entry(vpath.as_str().to_owned()).or_default().clone()
-        };
-        let _guard = lock.lock().await;
+        let _guard = self.edit_locks.lock(vpath.as_str().to_owned()).await;
         let key = vpath.as_str().to_owned();
         let before = self.stat_raw(&vpath, op).await?;
         if before.file_mode & crate::files::GO_MODE_DIR != 0 {
@@ -107,14 +95,14 @@ impl Backend for DockerSandbox {
     }
 
     async fn delete(&self, path: &str, recursive: bool) -> Result<()> {
-        let path = parse(path, Operation::Delete)?;
+        let path = VirtualPath::parse_for(path, Operation::Delete)?;
         self.delete_path(&path, recursive).await
     }
 
     async fn glob(&self, request: &GlobRequest) -> Result<GlobResult> {
         let op = Operation::Glob;
         let pattern = GlobPattern::new(&request.pattern).map_err(|e| e.or_operation(op))?;
-        let base = parse(&request.path, op)?;
+        let base = VirtualPath::parse_for(&request.path, op)?;
         let mut names = match self.find_files(&base, op).await {
             Ok(names) => names,
             Err(e) if e.kind() == backend_core::ErrorKind::FileNotFound => Vec::new(),
@@ -141,7 +129,7 @@ impl Backend for DockerSandbox {
     async fn grep(&self, request: &GrepRequest) -> Result<GrepResult> {
         let op = Operation::Grep;
         let matcher = GrepMatcher::new(request).map_err(|e| e.or_operation(op))?;
-        let base = parse(&request.path, op)?;
+        let base = VirtualPath::parse_for(&request.path, op)?;
         let (is_dir, mut files) = self.download_tree(&base, op).await?;
         let mut collector = GrepCollector::new(request);
         if !is_dir {
@@ -187,7 +175,7 @@ impl Backend for DockerSandbox {
         let mut names = Vec::with_capacity(files.len());
         for file in files {
             names.push(file.path.clone());
-            match parse(&file.path, op) {
+            match VirtualPath::parse_for(&file.path, op) {
                 Ok(path) => {
                     slots.push(results.len());
                     batch.push((path, file.content));
@@ -213,7 +201,7 @@ impl Backend for DockerSandbox {
     async fn download_files(&self, paths: Vec<String>) -> Vec<DownloadResult> {
         let op = Operation::Download;
         let reads = paths.iter().map(|path| async move {
-            let vpath = parse(path, op)?;
+            let vpath = VirtualPath::parse_for(path, op)?;
             self.read_file(&vpath, op).await
         });
         let outcomes = futures::future::join_all(reads).await;

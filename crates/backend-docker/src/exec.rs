@@ -8,7 +8,7 @@
 
 use std::time::{Duration, Instant};
 
-use backend_core::exec::append_capped;
+use backend_core::exec::OutputBudget;
 use backend_core::{Error, ErrorKind, ExecEvent, ExitStatus, Operation, Result};
 use bollard::Docker;
 use bollard::container::LogOutput;
@@ -18,7 +18,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::sync::mpsc;
 use tokio::time::timeout_at;
 
-use crate::errors;
+use crate::error;
 
 /// Prints its pid (the process group) on stderr, then becomes the command.
 const WRAPPER: &str = "echo $$ >&2; exec sh -c \"$1\"";
@@ -78,7 +78,7 @@ pub(crate) async fn run_streaming(
             },
         )
         .await
-        .map_err(|e| errors::engine(Operation::Execute, "creating the exec", e))?;
+        .map_err(|e| error::engine(Operation::Execute, "creating the exec", e))?;
     let started_exec = docker
         .start_exec(
             &created.id,
@@ -88,7 +88,7 @@ pub(crate) async fn run_streaming(
             }),
         )
         .await
-        .map_err(|e| errors::engine(Operation::Execute, "starting the exec", e))?;
+        .map_err(|e| error::engine(Operation::Execute, "starting the exec", e))?;
     let StartExecResults::Attached {
         mut output,
         mut input,
@@ -106,8 +106,8 @@ pub(crate) async fn run_streaming(
 
     let mut pid: Option<u32> = None;
     let mut pid_line = Vec::new();
-    let (mut out_len, mut err_len) = (0usize, 0usize);
-    let (mut out_cut, mut err_cut) = (false, false);
+    let mut out_budget = OutputBudget::new(job.output_limit);
+    let mut err_budget = OutputBudget::new(job.output_limit);
     let mut timed_out = false;
     let mut receiver_gone = false;
     loop {
@@ -128,9 +128,8 @@ pub(crate) async fn run_streaming(
         };
         let event = match chunk {
             LogOutput::StdOut { message } => {
-                let mut kept = Vec::new();
-                out_cut |= keep(&mut kept, &message, &mut out_len, job.output_limit);
-                (!kept.is_empty()).then_some(ExecEvent::Stdout(kept))
+                let kept = out_budget.take(&message);
+                (!kept.is_empty()).then(|| ExecEvent::Stdout(kept.to_vec()))
             }
             LogOutput::StdErr { message } => {
                 let mut bytes: &[u8] = &message;
@@ -150,9 +149,8 @@ pub(crate) async fn run_streaming(
                         }
                     }
                 }
-                let mut kept = Vec::new();
-                err_cut |= keep(&mut kept, bytes, &mut err_len, job.output_limit);
-                (!kept.is_empty()).then_some(ExecEvent::Stderr(kept))
+                let kept = err_budget.take(bytes);
+                (!kept.is_empty()).then(|| ExecEvent::Stderr(kept.to_vec()))
             }
             _ => None,
         };
@@ -194,7 +192,7 @@ pub(crate) async fn run_streaming(
             None => ExitStatus::signaled(9, duration),
         }
     }
-    .with_truncation(out_cut, err_cut);
+    .with_truncation(out_budget.truncated(), err_budget.truncated());
     Ok(RunEnd {
         status,
         raw_exit_code,
@@ -204,15 +202,6 @@ pub(crate) async fn run_streaming(
 /// Whether `code` is what the engine reports for a `SIGKILL`ed process.
 pub(crate) fn was_killed(code: Option<i64>) -> bool {
     code == Some(KILLED_CODE)
-}
-
-fn keep(kept: &mut Vec<u8>, bytes: &[u8], sent: &mut usize, limit: usize) -> bool {
-    let room = limit.saturating_sub(*sent);
-    let mut budget = Vec::new();
-    let cut = append_capped(&mut budget, bytes, room);
-    *sent += budget.len();
-    kept.extend_from_slice(&budget);
-    cut
 }
 
 fn memchr_newline(bytes: &[u8]) -> Option<usize> {
@@ -288,11 +277,11 @@ pub(crate) async fn run_argv(
             },
         )
         .await
-        .map_err(|e| errors::engine(Operation::Other, "creating a helper exec", e))?;
+        .map_err(|e| error::engine(Operation::Other, "creating a helper exec", e))?;
     let started = docker
         .start_exec(&created.id, None)
         .await
-        .map_err(|e| errors::engine(Operation::Other, "starting a helper exec", e))?;
+        .map_err(|e| error::engine(Operation::Other, "starting a helper exec", e))?;
     let StartExecResults::Attached { mut output, .. } = started else {
         return Err(Error::internal("the engine started a helper exec detached"));
     };
@@ -312,7 +301,7 @@ pub(crate) async fn run_argv(
             Ok(Some(Ok(LogOutput::StdErr { message }))) => stderr.extend_from_slice(&message),
             Ok(Some(Ok(_))) => {}
             Ok(Some(Err(e))) => {
-                return Err(errors::engine(Operation::Other, "reading a helper exec", e));
+                return Err(error::engine(Operation::Other, "reading a helper exec", e));
             }
         }
     }

@@ -17,7 +17,7 @@ use bollard::query_parameters::{
 use bytes::Bytes;
 use futures::TryStreamExt;
 
-use crate::errors;
+use crate::error;
 use crate::sandbox::DockerSandbox;
 
 /// Lists a directory's direct children (depth 1) or every file below it:
@@ -96,7 +96,7 @@ impl DockerSandbox {
                 ),
             )
             .await
-            .map_err(|e| errors::archive(op, path.as_str(), e))?;
+            .map_err(|e| error::archive(op, path.as_str(), e))?;
         Ok(info)
     }
 
@@ -115,7 +115,7 @@ impl DockerSandbox {
             )
             .try_collect()
             .await
-            .map_err(|e| errors::archive(op, vpath, e))?;
+            .map_err(|e| error::archive(op, vpath, e))?;
         let mut tar = Vec::with_capacity(chunks.iter().map(Bytes::len).sum());
         for chunk in chunks {
             tar.extend_from_slice(&chunk);
@@ -144,7 +144,9 @@ impl DockerSandbox {
         target: &str,
         op: Operation,
     ) -> Result<String> {
-        let out = self.helper(self.sh(RESOLVE, [target.to_owned()])).await?;
+        let out = self
+            .housekeeping(self.sh(RESOLVE, [target.to_owned()]))
+            .await?;
         let resolved = String::from_utf8_lossy(&out.stdout)
             .trim_end_matches('\n')
             .to_owned();
@@ -260,7 +262,7 @@ impl DockerSandbox {
             .await;
         if let Err(e) = uploaded {
             if items.len() == 1 {
-                return vec![Err(errors::archive(op, items[0].0.as_str(), e))];
+                return vec![Err(error::archive(op, items[0].0.as_str(), e))];
             }
             // One bad item (say, a parent that is a file) spoils the whole
             // tar; write the items one by one so only it fails.
@@ -272,7 +274,7 @@ impl DockerSandbox {
             return results;
         }
         let finished = self
-            .helper
+            .rename_shell
             .rename_all(&self.docker, &self.container, &self.config.user, &pairs)
             .await;
         let letters: Vec<u8> = finished.as_ref().cloned().unwrap_or_default();
@@ -301,7 +303,7 @@ impl DockerSandbox {
     /// file and directory below it.
     pub(crate) async fn list(&self, dir: &VirtualPath, op: Operation) -> Result<Vec<FileInfo>> {
         let args = [self.host_path(dir), "-maxdepth".into(), "1".into()];
-        let out = self.helper(self.sh(LIST, args)).await?;
+        let out = self.housekeeping(self.sh(LIST, args)).await?;
         check_dir_exit(out.code, dir, op, &out.stderr)?;
         parse_records(&out.stdout, dir)
     }
@@ -309,7 +311,7 @@ impl DockerSandbox {
     /// Paths (relative to `dir`) of every regular file below it.
     pub(crate) async fn find_files(&self, dir: &VirtualPath, op: Operation) -> Result<Vec<String>> {
         let out = self
-            .helper(self.sh(FIND_FILES, [self.host_path(dir)]))
+            .housekeeping(self.sh(FIND_FILES, [self.host_path(dir)]))
             .await?;
         check_dir_exit(out.code, dir, op, &out.stderr)?;
         Ok(out
@@ -334,7 +336,7 @@ impl DockerSandbox {
         }
         let mut args = vec![self.host_path(dir)];
         args.extend(relative.iter().map(|r| format!("./{r}")));
-        let out = self.helper(self.sh(STAT_NAMES, args)).await?;
+        let out = self.housekeeping(self.sh(STAT_NAMES, args)).await?;
         parse_records(&out.stdout, dir)
     }
 
@@ -395,7 +397,7 @@ impl DockerSandbox {
         }
         let flag = if recursive { "1" } else { "0" };
         let out = self
-            .helper(self.sh(DELETE, [self.host_path(path), flag.to_owned()]))
+            .housekeeping(self.sh(DELETE, [self.host_path(path), flag.to_owned()]))
             .await?;
         match out.code {
             Some(0) => Ok(()),

@@ -2,8 +2,9 @@
 //! container (no network, memory/CPU/process limits, no capabilities,
 //! read-only root, non-root user) whose work directory holds the agent's
 //! files and where its commands run. [`SandboxPool`] keeps sandboxes warm;
-//! [`SessionManager`] gives each user or session its own; [`reap`] removes
-//! what a crashed process left behind.
+//! [`SessionManager`] gives each user or session its own (both are
+//! `backend-pool`'s, with the builder as their factory and its fast reset); [`reap`]
+//! removes what a crashed process left behind.
 //!
 //! Talks to the engine with bollard, negotiating the API version. Images
 //! need only a POSIX shell and busybox-style utilities (see
@@ -26,27 +27,26 @@
 //! ```
 
 mod backend;
+mod builder;
 mod config;
-mod errors;
+mod engine;
+mod error;
 mod exec;
+mod factory;
 mod files;
-mod helper;
-mod pool;
 mod reap;
+mod rename_shell;
 mod sandbox;
-mod session;
 
-pub use config::{
-    DEFAULT_KEEPALIVE_USER, DEFAULT_USER, DEFAULT_WORK_DIR, DockerSandboxBuilder, SandboxConfig,
-    connect,
-};
-pub use pool::SandboxPool;
+pub use builder::DockerSandboxBuilder;
+pub use config::{DEFAULT_KEEPALIVE_USER, DEFAULT_USER, DEFAULT_WORK_DIR, SandboxConfig};
+pub use engine::connect;
+pub use factory::{SandboxPool, SessionManager, SessionManagerBuilder};
 pub use reap::{
     LABEL_MANAGED, LABEL_OWNER_HOST, LABEL_OWNER_PID, LABEL_OWNER_START, LABEL_SESSION, ReapReport,
     reap,
 };
 pub use sandbox::DockerSandbox;
-pub use session::{SessionManager, SessionManagerBuilder};
 
 /// Re-exported so callers can pass their own engine connection.
 pub use bollard::Docker;

@@ -10,7 +10,7 @@ use bollard::query_parameters::{
     RemoveVolumeOptionsBuilder,
 };
 
-use crate::errors;
+use crate::error;
 
 /// Present (value `true`) on every container and volume this crate creates;
 /// filter on it to find them all (`docker ps -a --filter label=agent-backend.managed`).
@@ -117,7 +117,7 @@ pub async fn reap(docker: &Docker) -> Result<ReapReport> {
                 .build(),
         ))
         .await
-        .map_err(|e| errors::engine(Operation::Other, "listing sandbox containers", e))?;
+        .map_err(|e| error::engine(Operation::Other, "listing sandbox containers", e))?;
     for container in containers {
         let labels = container.labels.unwrap_or_default();
         let Some(id) = container.id else { continue };
@@ -137,9 +137,9 @@ pub async fn reap(docker: &Docker) -> Result<ReapReport> {
             .await;
         match removed {
             Ok(()) => report.containers.push(id),
-            Err(e) if errors::status_of(&e).is_some_and(|(s, _)| s == 404) => {}
+            Err(e) if error::status_of(&e).is_some_and(|(s, _)| s == 404) => {}
             Err(e) => {
-                return Err(errors::engine(
+                return Err(error::engine(
                     Operation::Other,
                     "removing a leftover container",
                     e,
@@ -152,7 +152,7 @@ pub async fn reap(docker: &Docker) -> Result<ReapReport> {
             ListVolumesOptionsBuilder::new().filters(&filters).build(),
         ))
         .await
-        .map_err(|e| errors::engine(Operation::Other, "listing sandbox volumes", e))?;
+        .map_err(|e| error::engine(Operation::Other, "listing sandbox volumes", e))?;
     for volume in volumes.volumes.unwrap_or_default() {
         if !Owner::is_dead(&volume.labels) {
             continue;
@@ -166,9 +166,9 @@ pub async fn reap(docker: &Docker) -> Result<ReapReport> {
         {
             Ok(()) => report.volumes.push(volume.name),
             // In use by a container of a live owner, or already gone.
-            Err(e) if errors::status_of(&e).is_some_and(|(s, _)| s == 404 || s == 409) => {}
+            Err(e) if error::status_of(&e).is_some_and(|(s, _)| s == 404 || s == 409) => {}
             Err(e) => {
-                return Err(errors::engine(
+                return Err(error::engine(
                     Operation::Other,
                     "removing a leftover volume",
                     e,

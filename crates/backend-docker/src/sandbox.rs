@@ -6,16 +6,21 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use backend_core::{Error, ErrorKind, ExecEvent, ExecRequest, ExecStream, Operation, Result};
+use backend_core::{
+    Error, ErrorKind, ExecEvent, ExecRequest, ExecStream, KeyedLocks, Operation, Result,
+    VirtualPath,
+};
 use bollard::Docker;
 use bollard::models::{ContainerCreateBody, HostConfig, Mount, MountType, MountVolumeOptions};
 use bollard::query_parameters::{CreateContainerOptionsBuilder, RemoveContainerOptionsBuilder};
 use tokio::sync::mpsc;
 
 use crate::config::SandboxConfig;
-use crate::errors;
+use crate::engine;
+use crate::error;
 use crate::exec::{self, ExecJob};
 use crate::reap::{LABEL_SESSION, Owner};
+use crate::rename_shell::RenameShell;
 
 /// The text of a file as this sandbox last wrote it by `edit`, with the
 /// engine's modification time and size right after; when both still match,
@@ -28,7 +33,7 @@ pub(crate) struct EditCacheEntry {
 }
 
 /// Housekeeping commands (stat, ls, moves) get this long.
-pub(crate) const HELPER_TIMEOUT: Duration = Duration::from_secs(60);
+pub(crate) const HOUSEKEEPING_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// A sandbox backed by one Docker container.
 ///
@@ -60,20 +65,13 @@ pub struct DockerSandbox {
     pub(crate) uid_gid: (u64, u64),
     closed: AtomicBool,
     oom_kills_seen: Arc<AtomicU64>,
-    pub(crate) edit_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// Serialises edits of one path through this sandbox.
+    pub(crate) edit_locks: KeyedLocks<String>,
     pub(crate) edit_cache: Mutex<HashMap<String, EditCacheEntry>>,
-    pub(crate) helper: crate::helper::Helper,
-    /// When the container was last seen working (creation, a health
-    /// check, a reset).
-    last_ok: Mutex<std::time::Instant>,
+    pub(crate) rename_shell: RenameShell,
 }
 
 impl DockerSandbox {
-    /// A builder with the hardened defaults for `image`.
-    pub fn builder(image: impl Into<String>) -> crate::DockerSandboxBuilder {
-        crate::DockerSandboxBuilder::new(image)
-    }
-
     pub(crate) async fn create(
         docker: Docker,
         config: SandboxConfig,
@@ -143,7 +141,7 @@ impl DockerSandbox {
                 body,
             )
             .await
-            .map_err(|e| match errors::status_of(&e) {
+            .map_err(|e| match error::status_of(&e) {
                 Some((404, _)) => Error::new(
                     ErrorKind::Unavailable,
                     format!(
@@ -153,7 +151,7 @@ impl DockerSandbox {
                 )
                 .with_operation(Operation::Create)
                 .with_source(e),
-                _ => errors::engine(Operation::Create, "creating the container", e),
+                _ => error::engine(Operation::Create, "creating the container", e),
             })?;
         let sandbox = DockerSandbox {
             docker,
@@ -162,17 +160,16 @@ impl DockerSandbox {
             uid_gid,
             closed: AtomicBool::new(false),
             oom_kills_seen: Arc::new(AtomicU64::new(0)),
-            edit_locks: Mutex::new(HashMap::new()),
+            edit_locks: KeyedLocks::new(),
             edit_cache: Mutex::new(HashMap::new()),
-            helper: crate::helper::Helper::new(),
-            last_ok: Mutex::new(std::time::Instant::now()),
+            rename_shell: RenameShell::new(),
         };
         if let Err(e) = sandbox
             .docker
             .start_container(&sandbox.container, None)
             .await
         {
-            let error = errors::engine(Operation::Create, "starting the container", e);
+            let error = error::engine(Operation::Create, "starting the container", e);
             let _ = sandbox.remove().await;
             return Err(error);
         }
@@ -199,30 +196,7 @@ impl DockerSandbox {
         if self.closed.load(Ordering::Acquire) {
             return false;
         }
-        let running = match self.docker.inspect_container(&self.container, None).await {
-            Ok(info) => info.state.and_then(|s| s.running).unwrap_or(false),
-            Err(_) => false,
-        };
-        if running {
-            self.mark_ok();
-        }
-        running
-    }
-
-    /// Whether the container was seen working within `window`.
-    pub(crate) fn checked_within(&self, window: Duration) -> bool {
-        !self.closed.load(Ordering::Acquire)
-            && self
-                .last_ok
-                .lock()
-                .map(|at| at.elapsed() < window)
-                .unwrap_or(false)
-    }
-
-    pub(crate) fn mark_ok(&self) {
-        if let Ok(mut at) = self.last_ok.lock() {
-            *at = std::time::Instant::now();
-        }
+        engine::is_running(&self.docker, &self.container).await
     }
 
     /// Kills every process of the command user and empties the work
@@ -233,7 +207,7 @@ impl DockerSandbox {
             for d in \"$1\" /tmp; do rm -rf -- \"$d\"/* \"$d\"/.[!.]* \"$d\"/..?* 2>/dev/null; done; \
             [ -z \"$(ls -A -- \"$1\")\" ] && echo clean";
         let out = self
-            .helper(vec![
+            .housekeeping(vec![
                 "sh".into(),
                 "-c".into(),
                 RESET.into(),
@@ -242,7 +216,6 @@ impl DockerSandbox {
             ])
             .await?;
         if out.code == Some(0) && out.stdout == b"clean\n" {
-            self.mark_ok();
             Ok(())
         } else {
             Err(Error::new(
@@ -257,14 +230,14 @@ impl DockerSandbox {
     }
 
     /// Runs a housekeeping program as the command user.
-    pub(crate) async fn helper(&self, argv: Vec<String>) -> Result<exec::ArgvOutput> {
+    pub(crate) async fn housekeeping(&self, argv: Vec<String>) -> Result<exec::ArgvOutput> {
         self.ensure_open(Operation::Other)?;
         exec::run_argv(
             &self.docker,
             &self.container,
             &self.config.user,
             argv,
-            HELPER_TIMEOUT,
+            HOUSEKEEPING_TIMEOUT,
         )
         .await
     }
@@ -282,7 +255,7 @@ impl DockerSandbox {
     }
 
     /// The container path of a virtual path.
-    pub(crate) fn host_path(&self, path: &backend_core::VirtualPath) -> String {
+    pub(crate) fn host_path(&self, path: &VirtualPath) -> String {
         if path.is_root() {
             self.config.work_dir.clone()
         } else {
@@ -305,12 +278,8 @@ impl DockerSandbox {
             .await
         {
             Ok(()) => Ok(()),
-            Err(e) if errors::status_of(&e).is_some_and(|(s, _)| s == 404) => Ok(()),
-            Err(e) => Err(errors::engine(
-                Operation::Close,
-                "removing the container",
-                e,
-            )),
+            Err(e) if error::status_of(&e).is_some_and(|(s, _)| s == 404) => Ok(()),
+            Err(e) => Err(error::engine(Operation::Close, "removing the container", e)),
         }
     }
 
@@ -321,8 +290,7 @@ impl DockerSandbox {
             .map_err(|e| e.or_operation(Operation::Execute))?;
         let workdir = match &request.workdir {
             Some(dir) => {
-                let vpath = backend_core::VirtualPath::parse(dir)
-                    .map_err(|e| e.or_operation(Operation::Execute))?;
+                let vpath = VirtualPath::parse_for(dir, Operation::Execute)?;
                 let info = self.stat_path(&vpath, Operation::Execute).await?;
                 if !info.is_dir {
                     return Err(
@@ -446,7 +414,7 @@ impl Drop for DockerSandbox {
                 return;
             };
             runtime.block_on(async move {
-                let Ok(docker) = crate::config::connect().await else {
+                let Ok(docker) = engine::connect().await else {
                     return;
                 };
                 let _ = docker

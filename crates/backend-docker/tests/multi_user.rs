@@ -231,6 +231,50 @@ async fn pool_replaces_a_dead_sandbox() {
     pool.shutdown().await;
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn pool_discards_a_warm_sandbox_whose_container_died() {
+    let docker = common::engine().await;
+    let mark = format!("warm-dies-{}", std::process::id());
+    let builder = common::builder().await.label("test.pool", &mark);
+    let pool = SandboxPool::new(builder, 1).await.unwrap();
+    let warm = common::labelled_containers(&docker, "test.pool", &mark).await;
+    assert_eq!(warm.len(), 1);
+    docker
+        .remove_container(
+            &warm[0],
+            Some(
+                bollard::query_parameters::RemoveContainerOptionsBuilder::new()
+                    .force(true)
+                    .v(true)
+                    .build(),
+            ),
+        )
+        .await
+        .unwrap();
+    // Past the window in which its creation vouches for it.
+    tokio::time::sleep(backend_pool::HEALTH_BYPASS + Duration::from_millis(300)).await;
+    let next = pool.acquire().await.unwrap();
+    assert_ne!(next.id(), warm[0], "the dead one was not handed out");
+    assert_eq!(
+        next.execute(ExecRequest::new("echo ok"))
+            .await
+            .unwrap()
+            .stdout_text(),
+        "ok\n"
+    );
+    pool.release(next).await;
+    pool.shutdown().await;
+    assert!(
+        common::eventually(Duration::from_secs(15), || async {
+            common::labelled_containers(&docker, "test.pool", &mark)
+                .await
+                .is_empty()
+        })
+        .await,
+        "shutdown removed the pool's containers"
+    );
+}
+
 /// Set in the child process of the reaper test.
 const CHILD_ENV: &str = "BACKEND_DOCKER_REAP_CHILD";
 

@@ -1,46 +1,73 @@
 //! One sandbox per user or session key.
 
+use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use backend_core::{Error, ErrorKind, Operation, Result, Sandbox};
+use backend_core::{Error, ErrorKind, Operation, Result};
 use moka::future::Cache;
 use tokio::task::JoinHandle;
 use tokio_util::task::TaskTracker;
 
-use crate::config::DockerSandboxBuilder;
-use crate::sandbox::DockerSandbox;
+use crate::factory::SandboxFactory;
 
 /// Gives each session key its own sandbox: created once even when many
 /// requests for a new key arrive together, removed after it has been idle
 /// for a while, with a cap on live sessions.
 ///
 /// A background task drives the cache's pending work (expiry) every
-/// `maintenance_interval`; evicted sandboxes are closed by spawned tasks.
-/// [`shutdown`](Self::shutdown) removes every sandbox and waits.
+/// `maintenance_interval`; evicted sandboxes are destroyed by spawned
+/// tasks (holders of the `Arc` find theirs closed). [`shutdown`](Self::shutdown)
+/// removes every sandbox and waits.
 ///
 /// Must be created inside a Tokio runtime.
-#[derive(Debug)]
-pub struct SessionManager {
-    cache: Cache<String, Arc<DockerSandbox>>,
-    builder: DockerSandboxBuilder,
+///
+/// # Example
+/// ```no_run
+/// # async fn demo() -> backend_core::Result<()> {
+/// use backend_core::BackendExt;
+/// use backend_local::LocalSandbox;
+/// use backend_pool::{FnFactory, SessionManager};
+///
+/// let manager = SessionManager::builder(FnFactory::new(|_key| async { LocalSandbox::temporary() }))
+///     .max_sessions(8)
+///     .build()
+///     .await?;
+/// let mine = manager.get_or_create("alice").await?;
+/// mine.write_str("/notes.txt", "hi").await?;
+/// manager.shutdown().await;
+/// # Ok(()) }
+/// ```
+pub struct SessionManager<F: SandboxFactory> {
+    cache: Cache<String, Arc<F::Sandbox>>,
+    factory: Arc<F>,
     live: Arc<AtomicUsize>,
     max_sessions: usize,
     removals: TaskTracker,
     ticker: JoinHandle<()>,
 }
 
+impl<F: SandboxFactory + fmt::Debug> fmt::Debug for SessionManager<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SessionManager")
+            .field("factory", &self.factory)
+            .field("live", &self.live.load(Ordering::Acquire))
+            .field("max_sessions", &self.max_sessions)
+            .finish_non_exhaustive()
+    }
+}
+
 /// Settings of a [`SessionManager`].
 #[derive(Debug, Clone)]
-pub struct SessionManagerBuilder {
-    builder: DockerSandboxBuilder,
+pub struct SessionManagerBuilder<F> {
+    factory: F,
     idle_timeout: Duration,
     max_sessions: usize,
     maintenance_interval: Duration,
 }
 
-impl SessionManagerBuilder {
+impl<F: SandboxFactory> SessionManagerBuilder<F> {
     /// Removes a session's sandbox after it has gone unused this long
     /// (default 15 minutes).
     pub fn idle_timeout(mut self, idle: Duration) -> Self {
@@ -61,27 +88,21 @@ impl SessionManagerBuilder {
     }
 
     /// Starts the manager (and its maintenance task).
-    pub async fn build(self) -> Result<SessionManager> {
-        let mut builder = self.builder;
-        let docker = builder.connect().await?;
-        builder = builder.docker(docker);
+    pub async fn build(mut self) -> Result<SessionManager<F>> {
+        self.factory.prepare().await?;
+        let factory = Arc::new(self.factory);
         let live = Arc::new(AtomicUsize::new(0));
         let removals = TaskTracker::new();
         let handle = tokio::runtime::Handle::current();
-        let (listener_live, listener_tasks) = (live.clone(), removals.clone());
-        let cache: Cache<String, Arc<DockerSandbox>> = Cache::builder()
+        let (listener_live, listener_tasks, listener_factory) =
+            (live.clone(), removals.clone(), factory.clone());
+        let cache: Cache<String, Arc<F::Sandbox>> = Cache::builder()
             .time_to_idle(self.idle_timeout)
-            .eviction_listener(move |_key, sandbox: Arc<DockerSandbox>, _cause| {
+            .eviction_listener(move |_key, sandbox: Arc<F::Sandbox>, _cause| {
                 listener_live.fetch_sub(1, Ordering::AcqRel);
+                let factory = listener_factory.clone();
                 // The listener must not block: removal happens in a task.
-                listener_tasks.spawn_on(
-                    async move {
-                        if let Err(e) = sandbox.close().await {
-                            tracing::warn!(error = %e, "removing a session sandbox failed");
-                        }
-                    },
-                    &handle,
-                );
+                listener_tasks.spawn_on(async move { factory.destroy(&sandbox).await }, &handle);
             })
             .build();
         let ticking = cache.clone();
@@ -95,7 +116,7 @@ impl SessionManagerBuilder {
         });
         Ok(SessionManager {
             cache,
-            builder,
+            factory,
             live,
             max_sessions: self.max_sessions,
             removals,
@@ -104,20 +125,26 @@ impl SessionManagerBuilder {
     }
 }
 
-impl SessionManager {
-    /// Settings for a manager creating sandboxes with `builder`.
-    pub fn builder(builder: DockerSandboxBuilder) -> SessionManagerBuilder {
+impl<F: SandboxFactory> SessionManager<F> {
+    /// Settings for a manager creating sandboxes with `factory`.
+    pub fn builder(factory: F) -> SessionManagerBuilder<F> {
         SessionManagerBuilder {
-            builder,
+            factory,
             idle_timeout: Duration::from_secs(15 * 60),
             max_sessions: 64,
             maintenance_interval: Duration::from_secs(1),
         }
     }
 
-    /// The sandbox of `key`, created on first use. Concurrent calls for a
-    /// new key wait for one creation. Beyond the cap: `quota_exceeded`.
-    pub async fn get_or_create(&self, key: &str) -> Result<Arc<DockerSandbox>> {
+    /// The factory the manager creates its sandboxes with.
+    pub fn factory(&self) -> &F {
+        &self.factory
+    }
+
+    /// The sandbox of `key`, created on first use (the factory is told the
+    /// key). Concurrent calls for a new key wait for one creation. Beyond
+    /// the cap: `quota_exceeded` (retryable: sessions expire).
+    pub async fn get_or_create(&self, key: &str) -> Result<Arc<F::Sandbox>> {
         let init = async {
             let taken = self.live.fetch_add(1, Ordering::AcqRel);
             if taken >= self.max_sessions {
@@ -132,7 +159,7 @@ impl SessionManager {
                 .with_operation(Operation::Other)
                 .with_retryable(true));
             }
-            match self.builder.clone().session(key).build().await {
+            match self.factory.create(Some(key)).await {
                 Ok(sandbox) => Ok(Arc::new(sandbox)),
                 Err(e) => {
                     self.live.fetch_sub(1, Ordering::AcqRel);
@@ -167,7 +194,7 @@ impl SessionManager {
     }
 }
 
-impl Drop for SessionManager {
+impl<F: SandboxFactory> Drop for SessionManager<F> {
     fn drop(&mut self) {
         self.ticker.abort();
     }

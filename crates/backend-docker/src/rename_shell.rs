@@ -19,7 +19,7 @@ use bollard::exec::{CreateExecOptions, StartExecResults};
 use futures::{Stream, StreamExt};
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 
-use crate::errors;
+use crate::error;
 
 /// Reads requests `mv\nTEMP\nFINAL\n` and answers one letter per line:
 /// `o` moved, `d` the target is a directory (temporary removed), `e` failed.
@@ -46,20 +46,20 @@ struct Conn {
     pending: Vec<u8>,
 }
 
-/// The helper connection of one sandbox, started on first use.
-pub(crate) struct Helper {
+/// The rename shell of one sandbox, started on first use.
+pub(crate) struct RenameShell {
     conn: tokio::sync::Mutex<Option<Conn>>,
 }
 
-impl std::fmt::Debug for Helper {
+impl std::fmt::Debug for RenameShell {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Helper").finish_non_exhaustive()
+        f.debug_struct("RenameShell").finish_non_exhaustive()
     }
 }
 
-impl Helper {
-    pub(crate) fn new() -> Helper {
-        Helper {
+impl RenameShell {
+    pub(crate) fn new() -> RenameShell {
+        RenameShell {
             conn: tokio::sync::Mutex::new(None),
         }
     }
@@ -131,7 +131,7 @@ async fn start(docker: &Docker, container: &str, user: &str) -> Result<Conn> {
             },
         )
         .await
-        .map_err(|e| errors::engine(Operation::Write, "creating the file helper", e))?;
+        .map_err(|e| error::engine(Operation::Write, "creating the file helper", e))?;
     match docker.start_exec(&created.id, None).await {
         Ok(StartExecResults::Attached { output, input }) => Ok(Conn {
             input,
@@ -139,7 +139,7 @@ async fn start(docker: &Docker, container: &str, user: &str) -> Result<Conn> {
             pending: Vec::new(),
         }),
         Ok(StartExecResults::Detached) => Err(Error::internal("the file helper started detached")),
-        Err(e) => Err(errors::engine(
+        Err(e) => Err(error::engine(
             Operation::Write,
             "starting the file helper",
             e,
