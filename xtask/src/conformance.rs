@@ -20,16 +20,16 @@ use crate::{cargo, project_root};
 /// where a variant sits behind a feature: the local sandbox needs
 /// `local-exec`, each remote provider its own).
 #[derive(Debug)]
-struct Target {
-    name: &'static str,
+pub(crate) struct Target {
+    pub(crate) name: &'static str,
     package: &'static str,
-    dir: &'static str,
+    pub(crate) dir: &'static str,
     /// The integration test target (`tests/<test>.rs`) that runs it.
-    test: &'static str,
+    pub(crate) test: &'static str,
     cargo_args: &'static [&'static str],
 }
 
-const TARGETS: &[Target] = &[
+pub(crate) const TARGETS: &[Target] = &[
     Target {
         name: "state",
         package: "backend-state",
