@@ -446,7 +446,7 @@ mod tests {
             "capabilities": {"execute": false, "atomic_edit": true, "snapshot": true},
             "cases": [
                 {"name": "a", "area": "paths", "outcome": "passed", "duration_ms": 1.0},
-                {"name": "b", "area": "paths", "outcome": "failed", "message": "SPEC x\nbroke", "duration_ms": 1.0},
+                {"name": "b", "area": "paths", "outcome": "failed", "message": "semantics.md x\nbroke", "duration_ms": 1.0},
                 {"name": "c", "area": "exec", "outcome": "skipped", "message": "needs execute", "duration_ms": 0.0}
             ],
             "duration_ms": 2.0
@@ -470,7 +470,7 @@ mod tests {
             "{table}"
         );
         assert!(
-            table.contains("FAILED demo: paths::b: SPEC x broke"),
+            table.contains("FAILED demo: paths::b: semantics.md x broke"),
             "{table}"
         );
     }

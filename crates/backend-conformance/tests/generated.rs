@@ -24,8 +24,10 @@ fn nothing(_: Fixture) -> CaseFuture {
 }
 
 #[test]
-#[should_panic(expected = "conformance_tests! lists capabilities [execute] but the subject \
-                           declares [atomic_edit, empty_directories, modified_time, snapshot]")]
+#[should_panic(
+    expected = "conformance_tests! lists capabilities [execute] but the subject \
+                           declares [atomic_edit, empty_directories, modified_time, snapshot]"
+)]
 fn a_declaration_that_differs_from_the_backend_fails_the_test() {
     backend_conformance::__case_test(make, &[Capability::Execute], &[], nothing);
 }
