@@ -6,9 +6,10 @@
 //! area ([`paths`], [`files`], [`read`], [`edit`], [`glob`], [`grep`],
 //! [`batch`], [`concurrency`], [`exec`]). Each works under its own random
 //! root directory ([`Fixture::path`]) and fails with a message naming the
-//! rule of `docs/semantics.md` at stake. One table lists every case with the capabilities
-//! it needs; it drives both [`conformance_tests!`] (one `#[test]` per case)
-//! and [`run_suite`] (a [`Report`] for `cargo xtask conformance`).
+//! rule of `docs/semantics.md` at stake. One table lists every case with the
+//! capabilities it needs; it drives both [`conformance_tests!`] (one
+//! `#[test]` per case) and [`run_suite`] (a [`Report`] for
+//! `cargo xtask conformance`).
 //!
 //! # Example
 //! In `tests/conformance.rs` of a backend crate:
@@ -28,7 +29,8 @@
 //!     capabilities: [atomic_edit],
 //! );
 //! ```
-//! `cargo test --test conformance` then runs every case as its own test;
+//! `cargo test --test conformance` then runs every case as its own test
+//! (those needing a capability the list lacks are reported as ignored);
 //! `cargo test --test conformance -- --ignored conformance_report` runs the
 //! whole suite through the runner and, with `CONFORMANCE_REPORT_DIR` set,
 //! writes `<dir>/my-backend.json`.
