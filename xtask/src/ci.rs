@@ -46,6 +46,8 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
     }
 
     if !skip_tests {
+        step("README library snippet in a fresh project")?;
+        crate::readme::run(&[])?;
         step("Docker engine and test image")?;
         crate::docker::ensure_engine_and_image()?;
         step("tests")?;

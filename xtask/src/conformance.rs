@@ -20,16 +20,16 @@ use crate::{cargo, project_root};
 /// where a variant sits behind a feature: the local sandbox needs
 /// `local-exec`, each remote provider its own).
 #[derive(Debug)]
-struct Target {
-    name: &'static str,
+pub(crate) struct Target {
+    pub(crate) name: &'static str,
     package: &'static str,
-    dir: &'static str,
+    pub(crate) dir: &'static str,
     /// The integration test target (`tests/<test>.rs`) that runs it.
-    test: &'static str,
+    pub(crate) test: &'static str,
     cargo_args: &'static [&'static str],
 }
 
-const TARGETS: &[Target] = &[
+pub(crate) const TARGETS: &[Target] = &[
     Target {
         name: "state",
         package: "backend-state",
@@ -446,7 +446,7 @@ mod tests {
             "capabilities": {"execute": false, "atomic_edit": true, "snapshot": true},
             "cases": [
                 {"name": "a", "area": "paths", "outcome": "passed", "duration_ms": 1.0},
-                {"name": "b", "area": "paths", "outcome": "failed", "message": "SPEC x\nbroke", "duration_ms": 1.0},
+                {"name": "b", "area": "paths", "outcome": "failed", "message": "semantics.md x\nbroke", "duration_ms": 1.0},
                 {"name": "c", "area": "exec", "outcome": "skipped", "message": "needs execute", "duration_ms": 0.0}
             ],
             "duration_ms": 2.0
@@ -470,7 +470,7 @@ mod tests {
             "{table}"
         );
         assert!(
-            table.contains("FAILED demo: paths::b: SPEC x broke"),
+            table.contains("FAILED demo: paths::b: semantics.md x broke"),
             "{table}"
         );
     }

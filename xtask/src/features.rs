@@ -11,7 +11,7 @@ use crate::{cargo, run_cmd};
 const UMBRELLA: &str = "agent-backend";
 
 /// Every feature of the umbrella crate, checked one at a time.
-const FEATURES: &[&str] = &[
+pub(crate) const FEATURES: &[&str] = &[
     "state",
     "local",
     "local-exec",

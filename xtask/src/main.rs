@@ -3,6 +3,7 @@
 //! Commands:
 //! - `ci`: everything CI checks (format, clippy per feature set, tests, cargo deny).
 //! - `conformance [--backend NAME ...]`: the conformance table.
+//! - `readme`: builds and runs the README's library snippet in a fresh project.
 //! - `bench <state|local|composite|docker|s3>`: a benchmark against its reference.
 //! - `docker-up`: install and start a Docker engine when none answers.
 //! - `docker-image`: build the local test image without a registry.
@@ -14,6 +15,7 @@ mod conformance;
 mod docker;
 mod features;
 mod python;
+mod readme;
 mod s3;
 #[cfg(test)]
 mod tidy;
@@ -23,7 +25,7 @@ use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 
-const USAGE: &str = "usage: cargo xtask <ci | conformance [--backend NAME ...] | bench <state|local|composite|docker|s3> | docker-up | docker-image | s3-up>";
+const USAGE: &str = "usage: cargo xtask <ci | conformance [--backend NAME ...] | readme | bench <state|local|composite|docker|s3> | docker-up | docker-image | s3-up>";
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -34,6 +36,7 @@ fn main() -> Result<()> {
     match command.as_str() {
         "ci" => ci::run(rest),
         "conformance" => conformance::run(rest),
+        "readme" => readme::run(rest),
         "bench" => bench::run(rest),
         "docker-up" => docker::up(rest),
         "docker-image" => docker::image(rest),
@@ -71,7 +74,8 @@ pub(crate) fn cargo() -> Command {
     Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned()))
 }
 
-fn display(cmd: &Command) -> String {
+/// A command as a shell would show it, for echoing and messages.
+pub(crate) fn display(cmd: &Command) -> String {
     let mut s = cmd.get_program().to_string_lossy().into_owned();
     for arg in cmd.get_args() {
         s.push(' ');

@@ -56,13 +56,25 @@ async fn make_sandbox_default() -> Subject {
 }
 
 mod state_default {
-    backend_conformance::conformance_tests!(name: "composite", factory: super::make_state_default);
+    backend_conformance::conformance_tests!(
+        name: "composite",
+        factory: super::make_state_default,
+        capabilities: [atomic_edit, empty_directories, modified_time],
+    );
 }
 
 mod local_default {
-    backend_conformance::conformance_tests!(name: "composite-local", factory: super::make_local_default);
+    backend_conformance::conformance_tests!(
+        name: "composite-local",
+        factory: super::make_local_default,
+        capabilities: [atomic_edit, empty_directories, modified_time],
+    );
 }
 
 mod sandbox_default {
-    backend_conformance::conformance_tests!(name: "composite-exec", factory: super::make_sandbox_default);
+    backend_conformance::conformance_tests!(
+        name: "composite-exec",
+        factory: super::make_sandbox_default,
+        capabilities: [execute, execute_streaming, atomic_edit, empty_directories, modified_time],
+    );
 }

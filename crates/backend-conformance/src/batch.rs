@@ -1,10 +1,10 @@
-//! `upload_files` / `download_files` (SPEC.md, "File operations").
+//! `upload_files` / `download_files` (docs/semantics.md, "Batches").
 
 use backend_core::{ErrorKind, FileUpload};
 
 use crate::Fixture;
 
-const BATCH: &str = "SPEC upload_files/download_files: one result per item, in input order; one bad item does not fail the others";
+const BATCH: &str = "semantics.md upload_files/download_files: one result per item, in input order; one bad item does not fail the others";
 
 fn kinds<'a>(
     errors: impl Iterator<Item = Option<&'a backend_core::Error>>,

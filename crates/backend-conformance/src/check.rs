@@ -1,10 +1,10 @@
-//! Small assertion helpers whose messages name the SPEC.md rule at stake.
+//! Small assertion helpers whose messages name the rule of docs/semantics.md at stake.
 
 use std::fmt::Debug;
 
 use backend_core::{ErrorKind, Result};
 
-/// The value of a call that SPEC.md says succeeds; fails the case with the
+/// The value of a call that docs/semantics.md says succeeds; fails the case with the
 /// rule and the error otherwise.
 #[track_caller]
 pub fn ok<T>(result: Result<T>, rule: &str) -> T {

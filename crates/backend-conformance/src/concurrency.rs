@@ -1,4 +1,4 @@
-//! Concurrent use of one backend (SPEC.md, "File operations").
+//! Concurrent use of one backend (docs/semantics.md, "Concurrency").
 
 use std::sync::Arc;
 
@@ -13,7 +13,8 @@ const EDITS_PER_TASK: usize = 50;
 /// 32 tasks × 50 edits, each adding a distinct token to one file, keep all
 /// 1,600 tokens.
 pub async fn concurrent_edits_lose_nothing(fx: &Fixture) {
-    let rule = "SPEC edit: concurrent edits of one file through one backend never lose an update";
+    let rule =
+        "semantics.md edit: concurrent edits of one file through one backend never lose an update";
     fx.put("shared.txt", "END\n").await;
     let path = Arc::new(fx.path("shared.txt"));
     let tasks = (0..TASKS).map(|task| {
@@ -60,7 +61,7 @@ pub async fn concurrent_edits_lose_nothing(fx: &Fixture) {
 
 /// 32 writers of different files at once all land.
 pub async fn concurrent_writers_of_different_files(fx: &Fixture) {
-    let rule = "SPEC write: concurrent writes of different files all land";
+    let rule = "semantics.md write: concurrent writes of different files all land";
     let tasks = (0..TASKS).map(|i| {
         let backend = fx.backend.clone();
         let path = fx.path(&format!("w/{}/file{i}.txt", i % 4));
@@ -91,7 +92,7 @@ pub async fn concurrent_writers_of_different_files(fx: &Fixture) {
 
 /// Readers racing an overwrite see the old or the new content, never a mix.
 pub async fn readers_see_old_or_new_never_a_mix(fx: &Fixture) {
-    let rule = "SPEC write: a reader sees the old or the new content, never a mix";
+    let rule = "semantics.md write: a reader sees the old or the new content, never a mix";
     let size = 1024 * 1024;
     let old = vec![b'o'; size];
     let new = vec![b'n'; size + 4096];

@@ -1,11 +1,11 @@
-//! `edit`: exact-match replacement (SPEC.md, "File operations").
+//! `edit`: exact-match replacement (docs/semantics.md, "Editing").
 
 use backend_core::ErrorKind;
 
 use crate::Fixture;
 use crate::check::{err_kind, ok};
 
-const EDIT: &str = "SPEC edit: exact match, returns the number replaced";
+const EDIT: &str = "semantics.md edit: exact match, returns the number replaced";
 
 /// One occurrence is replaced and the count is 1.
 pub async fn edit_replaces_single_occurrence(fx: &Fixture) {
@@ -43,7 +43,7 @@ pub async fn edit_keeps_the_rest_byte_for_byte(fx: &Fixture) {
 
 /// No match is `string_not_found` and leaves the file alone.
 pub async fn edit_missing_string_is_string_not_found(fx: &Fixture) {
-    let rule = "SPEC edit: no match → string_not_found";
+    let rule = "semantics.md edit: no match → string_not_found";
     fx.put("e.txt", "alpha beta\n").await;
     err_kind(
         fx.backend
@@ -68,8 +68,7 @@ pub async fn edit_missing_string_is_string_not_found(fx: &Fixture) {
 
 /// Several matches without `replace_all` are `multiple_occurrences` with the count.
 pub async fn edit_several_matches_is_multiple_occurrences(fx: &Fixture) {
-    let rule =
-        "SPEC edit: several matches without replace_all → multiple_occurrences with the count";
+    let rule = "semantics.md edit: several matches without replace_all → multiple_occurrences with the count";
     fx.put("e.txt", "x = 1\nx = 1\nx = 1\n").await;
     let e = err_kind(
         fx.backend
@@ -92,7 +91,7 @@ pub async fn edit_several_matches_is_multiple_occurrences(fx: &Fixture) {
 
 /// `replace_all` replaces every match and returns how many.
 pub async fn edit_replace_all_returns_count(fx: &Fixture) {
-    let rule = "SPEC edit: replace_all returns the number replaced";
+    let rule = "semantics.md edit: replace_all returns the number replaced";
     fx.put("e.txt", "a-a-a-b-a").await;
     let r = ok(
         fx.backend.edit(&fx.path("e.txt"), "a", "Z", true).await,
@@ -128,8 +127,7 @@ pub async fn edit_replace_all_does_not_recurse(fx: &Fixture) {
 
 /// In a CRLF file, `old` and `new` written with `\n` are retried with `\r\n`.
 pub async fn edit_retries_with_crlf(fx: &Fixture) {
-    let rule =
-        "SPEC edit: when the exact match fails in a CRLF file, old and new are retried with CRLF";
+    let rule = "semantics.md edit: when the exact match fails in a CRLF file, old and new are retried with CRLF";
     fx.put("dos.txt", "one\r\ntwo\r\nthree\r\n").await;
     let r = ok(
         fx.backend
@@ -159,7 +157,7 @@ pub async fn edit_exact_crlf_match(fx: &Fixture) {
 
 /// An empty `old` is `invalid_argument`.
 pub async fn edit_empty_old_is_invalid_argument(fx: &Fixture) {
-    let rule = "SPEC edit: empty old → invalid_argument";
+    let rule = "semantics.md edit: empty old → invalid_argument";
     fx.put("e.txt", "text").await;
     err_kind(
         fx.backend.edit(&fx.path("e.txt"), "", "x", false).await,
@@ -189,14 +187,14 @@ pub async fn edit_missing_file_is_file_not_found(fx: &Fixture) {
     err_kind(
         fx.backend.edit(&fx.path("none.txt"), "a", "b", false).await,
         ErrorKind::FileNotFound,
-        "SPEC edit: missing file → file_not_found",
+        "semantics.md edit: missing file → file_not_found",
     );
     assert!(
         !crate::check::ok(
             backend_core::BackendExt::exists(fx.backend.as_ref(), &fx.path("none.txt")).await,
             "exists"
         ),
-        "SPEC edit: a failed edit creates nothing"
+        "semantics.md edit: a failed edit creates nothing"
     );
 }
 
@@ -206,13 +204,13 @@ pub async fn edit_directory_is_directory(fx: &Fixture) {
     err_kind(
         fx.backend.edit(&fx.path("d"), "x", "y", false).await,
         ErrorKind::IsDirectory,
-        "SPEC edit: a directory → is_directory",
+        "semantics.md edit: a directory → is_directory",
     );
 }
 
 /// Editing bytes that are not UTF-8 is `not_a_text_file` and changes nothing.
 pub async fn edit_non_utf8_is_not_a_text_file(fx: &Fixture) {
-    let rule = "SPEC edit: text files only; not UTF-8 → not_a_text_file";
+    let rule = "semantics.md edit: text files only; not UTF-8 → not_a_text_file";
     fx.put("bin.dat", b"ab\xffcd").await;
     err_kind(
         fx.backend.edit(&fx.path("bin.dat"), "ab", "x", false).await,

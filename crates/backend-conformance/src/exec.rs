@@ -1,4 +1,4 @@
-//! Command execution in sandboxes (SPEC.md, "Execution").
+//! Command execution in sandboxes (docs/semantics.md, "Execution").
 //!
 //! Every case here needs the `execute` capability; the ones about chunks
 //! arriving while a command runs also need `execute_streaming`.
@@ -12,7 +12,7 @@ use crate::Fixture;
 use crate::check::{err_kind, ok};
 
 /// Extra time allowed for starting a command (a container exec, an HTTP
-/// round trip) on top of SPEC's "within a second of the deadline".
+/// round trip) on top of docs/semantics.md's "within a second of the deadline".
 const START_ALLOWANCE: Duration = Duration::from_millis(500);
 
 /// A request that runs `command` in the case root, which it creates.
@@ -29,7 +29,7 @@ async fn run(fx: &Fixture, request: ExecRequest, rule: &str) -> ExecOutput {
 
 /// The exit code is reported, zero or not.
 pub async fn exec_reports_exit_code(fx: &Fixture) {
-    let rule = "SPEC execute: returns the exit code";
+    let rule = "semantics.md execute: returns the exit code";
     for (command, code) in [
         ("true", 0),
         ("false", 1),
@@ -44,7 +44,7 @@ pub async fn exec_reports_exit_code(fx: &Fixture) {
 
 /// Stdout and stderr come back separately.
 pub async fn exec_separates_stdout_and_stderr(fx: &Fixture) {
-    let rule = "SPEC execute: returns stdout and stderr separately";
+    let rule = "semantics.md execute: returns stdout and stderr separately";
     let out = run(
         fx,
         in_root(fx, "echo to-out; echo to-err >&2; echo more-out").await,
@@ -57,14 +57,14 @@ pub async fn exec_separates_stdout_and_stderr(fx: &Fixture) {
 
 /// Output bytes come back exactly, including NUL and non-UTF-8 bytes.
 pub async fn exec_output_is_exact_bytes(fx: &Fixture) {
-    let rule = "SPEC execute: stdout is returned as bytes";
+    let rule = "semantics.md execute: stdout is returned as bytes";
     let out = run(fx, in_root(fx, r"printf 'a\000b\377\n'").await, rule).await;
     assert_eq!(out.stdout, b"a\0b\xff\n", "{rule}");
 }
 
 /// `env` adds variables to the command's environment.
 pub async fn exec_passes_environment(fx: &Fixture) {
-    let rule = "SPEC execute: options include environment";
+    let rule = "semantics.md execute: options include environment";
     let request = in_root(fx, r#"printf '%s|%s' "$CONFORMANCE_A" "$CONFORMANCE_B""#)
         .await
         .env("CONFORMANCE_A", "alpha")
@@ -75,7 +75,7 @@ pub async fn exec_passes_environment(fx: &Fixture) {
 
 /// A file written with `write` is visible to a command (the virtual `/` is the work directory).
 pub async fn exec_sees_files_written_with_write(fx: &Fixture) {
-    let rule = "SPEC execute: a file written with write is visible to a command";
+    let rule = "semantics.md execute: a file written with write is visible to a command";
     fx.put("data/in.txt", "from write\n").await;
     let out = run(fx, in_root(fx, "cat data/in.txt").await, rule).await;
     assert_eq!(out.stdout_text(), "from write\n", "{rule}");
@@ -84,7 +84,7 @@ pub async fn exec_sees_files_written_with_write(fx: &Fixture) {
 
 /// Without `workdir`, the command starts where the virtual `/` lives.
 pub async fn exec_starts_at_virtual_root(fx: &Fixture) {
-    let rule = "SPEC execute: runs in the work directory where the virtual / lives";
+    let rule = "semantics.md execute: runs in the work directory where the virtual / lives";
     fx.put("a.txt", "at root\n").await;
     let relative = fx.path("a.txt").trim_start_matches('/').to_owned();
     let request = ExecRequest::new(format!("cat '{relative}'")).timeout(Duration::from_secs(60));
@@ -99,7 +99,7 @@ pub async fn exec_starts_at_virtual_root(fx: &Fixture) {
 
 /// Files a command creates are visible to `read`, `ls` and `grep`.
 pub async fn exec_files_created_visible_to_read(fx: &Fixture) {
-    let rule = "SPEC execute: files created by commands are visible to the file operations";
+    let rule = "semantics.md execute: files created by commands are visible to the file operations";
     let command = "mkdir -p made && printf 'one\\ntwo\\n' > made/out.txt";
     let out = run(fx, in_root(fx, command).await, rule).await;
     assert_eq!(out.exit_code(), Some(0), "{rule}: {}", out.stderr_text());
@@ -118,7 +118,7 @@ pub async fn exec_files_created_visible_to_read(fx: &Fixture) {
 
 /// `workdir` names a virtual subdirectory to run in.
 pub async fn exec_runs_in_working_subdirectory(fx: &Fixture) {
-    let rule = "SPEC execute: options include a working subdirectory";
+    let rule = "semantics.md execute: options include a working subdirectory";
     fx.put("sub/dir/here.txt", "here\n").await;
     let request = ExecRequest::new("cat here.txt && basename \"$(pwd)\"")
         .workdir(fx.path("sub/dir"))
@@ -134,7 +134,7 @@ pub async fn exec_runs_in_working_subdirectory(fx: &Fixture) {
 
 /// A `workdir` with `..` is `invalid_path`.
 pub async fn exec_workdir_traversal_is_invalid_path(fx: &Fixture) {
-    let rule = "SPEC Paths: a `..` segment is rejected with invalid_path (workdir too)";
+    let rule = "semantics.md Paths: a `..` segment is rejected with invalid_path (workdir too)";
     let request = in_root(fx, "pwd").await.workdir(fx.path("../.."));
     err_kind(
         fx.sandbox().execute(request).await,
@@ -155,7 +155,7 @@ pub async fn exec_empty_command_is_invalid_argument(fx: &Fixture) {
 
 /// Given stdin bytes reach the command.
 pub async fn exec_feeds_stdin(fx: &Fixture) {
-    let rule = "SPEC execute: options include stdin bytes";
+    let rule = "semantics.md execute: options include stdin bytes";
     let out = run(
         fx,
         in_root(fx, "cat")
@@ -176,7 +176,7 @@ pub async fn exec_feeds_stdin(fx: &Fixture) {
 
 /// Without stdin, stdin is closed: `cat` ends at once.
 pub async fn exec_stdin_closed_unless_given(fx: &Fixture) {
-    let rule = "SPEC execute: stdin is closed unless given";
+    let rule = "semantics.md execute: stdin is closed unless given";
     let started = Instant::now();
     let request = in_root(fx, "cat; echo done")
         .await
@@ -196,7 +196,7 @@ pub async fn exec_stdin_closed_unless_given(fx: &Fixture) {
 
 /// A timeout is a result with `timed_out`, not an error.
 pub async fn exec_timeout_is_reported(fx: &Fixture) {
-    let rule = "SPEC execute: returns timed_out; a timeout is a result, not an error";
+    let rule = "semantics.md execute: returns timed_out; a timeout is a result, not an error";
     let request = in_root(fx, "echo before; sleep 30")
         .await
         .timeout(Duration::from_secs(1));
@@ -216,7 +216,7 @@ pub async fn exec_timeout_is_reported(fx: &Fixture) {
 /// On timeout the whole tree dies (a background grandchild too) and the call
 /// returns within a second of the deadline.
 pub async fn exec_timeout_kills_process_tree(fx: &Fixture) {
-    let rule = "SPEC execute: on timeout the whole process tree is killed, and the call returns within a second of the deadline";
+    let rule = "semantics.md execute: on timeout the whole process tree is killed, and the call returns within a second of the deadline";
     let timeout = Duration::from_secs(1);
     // The grandchild keeps stdout open and would write a file after 3 s.
     let command = "(sleep 3; echo leaked > grandchild.txt) & sleep 30";
@@ -239,7 +239,7 @@ pub async fn exec_timeout_kills_process_tree(fx: &Fixture) {
 
 /// Output beyond the cap is dropped and flagged, per stream.
 pub async fn exec_output_cap_truncates(fx: &Fixture) {
-    let rule = "SPEC execute: output beyond the cap is dropped; truncated is set";
+    let rule = "semantics.md execute: output beyond the cap is dropped; truncated is set";
     let command = "head -c 200000 /dev/zero | tr '\\0' o; head -c 300 /dev/zero | tr '\\0' e >&2";
     let out = run(fx, in_root(fx, command).await.output_limit(1000), rule).await;
     assert_eq!(out.stdout.len(), 1000, "{rule}: stdout is cut at the cap");
@@ -266,7 +266,7 @@ pub async fn exec_output_cap_truncates(fx: &Fixture) {
 
 /// Output under the cap is whole and not flagged.
 pub async fn exec_output_under_cap_is_whole(fx: &Fixture) {
-    let rule = "SPEC execute: output within the cap is returned whole";
+    let rule = "semantics.md execute: output within the cap is returned whole";
     let out = run(fx, in_root(fx, "seq 1 20000").await, rule).await;
     let expected: String = (1..=20000).map(|i| format!("{i}\n")).collect();
     assert!(
@@ -300,7 +300,7 @@ fn plant_host_secret() -> &'static str {
 
 /// A command does not inherit the host's environment (its secrets).
 pub async fn exec_does_not_inherit_host_secrets(fx: &Fixture) {
-    let rule = "SPEC execute: a command never inherits the host's secrets";
+    let rule = "semantics.md execute: a command never inherits the host's secrets";
     let value = plant_host_secret();
     let out = run(fx, in_root(fx, "env").await, rule).await;
     let seen = out.stdout_text();
@@ -357,7 +357,7 @@ async fn stream_runs(
 
 /// A stream carries the output and ends with exactly one `Exit`.
 pub async fn stream_ends_with_one_exit(fx: &Fixture) {
-    let rule = "SPEC execute: the streaming form yields output, then the exit status";
+    let rule = "semantics.md execute: the streaming form yields output, then the exit status";
     let (runs, exits, exit_last) = stream_runs(
         fx,
         in_root(fx, "echo out; echo err >&2; exit 5").await,
@@ -391,7 +391,8 @@ pub async fn stream_ends_with_one_exit(fx: &Fixture) {
 
 /// Chunks from both streams arrive in the order the command wrote them.
 pub async fn stream_events_in_order(fx: &Fixture) {
-    let rule = "SPEC execute: the streaming form yields stdout and stderr chunks as they come";
+    let rule =
+        "semantics.md execute: the streaming form yields stdout and stderr chunks as they come";
     let command =
         "echo one; sleep 0.3; echo two >&2; sleep 0.3; echo three; sleep 0.3; echo four >&2";
     let (runs, exits, exit_last) = stream_runs(fx, in_root(fx, command).await, rule).await;
@@ -408,7 +409,7 @@ pub async fn stream_events_in_order(fx: &Fixture) {
 
 /// The first chunk arrives while the command is still running.
 pub async fn stream_yields_before_the_command_ends(fx: &Fixture) {
-    let rule = "SPEC execute: streaming yields chunks as they come, before the exit";
+    let rule = "semantics.md execute: streaming yields chunks as they come, before the exit";
     let request = in_root(fx, "echo early; sleep 3; echo late").await;
     let started = Instant::now();
     let mut stream = ok(fx.sandbox().execute_stream(request).await, rule);

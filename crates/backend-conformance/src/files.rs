@@ -1,13 +1,13 @@
-//! `ls`, `stat`, `exists`, `write`, `read_bytes` and `delete` (SPEC.md,
-//! "File operations").
+//! `ls`, `stat`, `exists`, `write`, `read_bytes` and `delete`
+//! (docs/semantics.md, "Files").
 
 use backend_core::{BackendExt, ErrorKind, GlobRequest};
 
 use crate::Fixture;
 use crate::check::{err_kind, is_err, ok, sorted};
 
-const WRITE: &str = "SPEC write: creates or overwrites the exact bytes";
-const LS: &str = "SPEC ls: the direct children, sorted by name, directories flagged";
+const WRITE: &str = "semantics.md write: creates or overwrites the exact bytes";
+const LS: &str = "semantics.md ls: the direct children, sorted by name, directories flagged";
 
 /// What `write` stored comes back byte for byte.
 pub async fn write_then_read_bytes_round_trips(fx: &Fixture) {
@@ -41,16 +41,19 @@ pub async fn write_overwrites(fx: &Fixture) {
 pub async fn write_empty_file(fx: &Fixture) {
     ok(fx.backend.write(&fx.path("empty"), Vec::new()).await, WRITE);
     assert_eq!(fx.get("empty").await, b"", "{WRITE}");
-    let info = ok(fx.backend.stat(&fx.path("empty")).await, "SPEC stat");
-    assert!(!info.is_dir, "SPEC stat: an empty file is a file");
+    let info = ok(
+        fx.backend.stat(&fx.path("empty")).await,
+        "semantics.md stat",
+    );
+    assert!(!info.is_dir, "semantics.md stat: an empty file is a file");
     if let Some(size) = info.size {
-        assert_eq!(size, 0, "SPEC stat: an empty file has size 0");
+        assert_eq!(size, 0, "semantics.md stat: an empty file has size 0");
     }
 }
 
 /// `write` creates missing parent directories.
 pub async fn write_creates_missing_parents(fx: &Fixture) {
-    let rule = "SPEC write: creates missing parents";
+    let rule = "semantics.md write: creates missing parents";
     ok(
         fx.backend
             .write(&fx.path("p/q/r/deep.txt"), b"deep".to_vec())
@@ -66,7 +69,7 @@ pub async fn write_creates_missing_parents(fx: &Fixture) {
 
 /// Writing onto a directory fails with `is_directory` and keeps its files.
 pub async fn write_onto_directory_is_directory(fx: &Fixture) {
-    let rule = "SPEC write: writing onto a directory → is_directory";
+    let rule = "semantics.md write: writing onto a directory → is_directory";
     fx.put("dir/inside.txt", "kept").await;
     err_kind(
         fx.backend.write(&fx.path("dir"), b"x".to_vec()).await,
@@ -82,7 +85,7 @@ pub async fn write_onto_directory_is_directory(fx: &Fixture) {
 
 /// Writing under a file fails with `not_a_directory` and keeps the file.
 pub async fn write_under_file_not_a_directory(fx: &Fixture) {
-    let rule = "SPEC write: writing under a file → not_a_directory";
+    let rule = "semantics.md write: writing under a file → not_a_directory";
     fx.put("plain.txt", "kept").await;
     err_kind(
         fx.backend
@@ -100,7 +103,7 @@ pub async fn write_under_file_not_a_directory(fx: &Fixture) {
 
 /// All 256 byte values survive a round trip.
 pub async fn binary_round_trip_all_byte_values(fx: &Fixture) {
-    let rule = "SPEC read_bytes/write: exact bytes";
+    let rule = "semantics.md read_bytes/write: exact bytes";
     let all: Vec<u8> = (0..=255u8).chain((0..=255u8).rev()).collect();
     ok(
         fx.backend.write(&fx.path("all.bin"), all.clone()).await,
@@ -115,7 +118,7 @@ pub async fn binary_round_trip_all_byte_values(fx: &Fixture) {
 
 /// A 32 MiB file survives a round trip.
 pub async fn large_file_round_trip(fx: &Fixture) {
-    let rule = "SPEC read_bytes/write: exact bytes, also for a 32 MiB file";
+    let rule = "semantics.md read_bytes/write: exact bytes, also for a 32 MiB file";
     let big: Vec<u8> = (0..32 * 1024 * 1024u32)
         .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
         .collect();
@@ -127,13 +130,17 @@ pub async fn large_file_round_trip(fx: &Fixture) {
     assert_eq!(back.len(), big.len(), "{rule}: length");
     assert!(back == big, "{rule}: content differs");
     if let Some(size) = ok(fx.backend.stat(&fx.path("big.bin")).await, rule).size {
-        assert_eq!(size, big.len() as u64, "SPEC stat: size of the 32 MiB file");
+        assert_eq!(
+            size,
+            big.len() as u64,
+            "semantics.md stat: size of the 32 MiB file"
+        );
     }
 }
 
 /// `read_bytes` of a missing file fails with `file_not_found`.
 pub async fn read_bytes_missing_is_file_not_found(fx: &Fixture) {
-    let rule = "SPEC read_bytes: a missing file → file_not_found";
+    let rule = "semantics.md read_bytes: a missing file → file_not_found";
     err_kind(
         fx.backend.read_bytes(&fx.path("nope.txt")).await,
         ErrorKind::FileNotFound,
@@ -143,7 +150,7 @@ pub async fn read_bytes_missing_is_file_not_found(fx: &Fixture) {
 
 /// `read_bytes` of a directory fails with `is_directory`.
 pub async fn read_bytes_directory_is_directory(fx: &Fixture) {
-    let rule = "SPEC read_bytes: a directory → is_directory";
+    let rule = "semantics.md read_bytes: a directory → is_directory";
     fx.put("dir/x.txt", "x").await;
     err_kind(
         fx.backend.read_bytes(&fx.path("dir")).await,
@@ -187,7 +194,7 @@ pub async fn ls_flags_directories(fx: &Fixture) {
 
 /// Sizes that `ls` reports are the files' sizes.
 pub async fn ls_reports_file_sizes(fx: &Fixture) {
-    let rule = "SPEC ls: size where known";
+    let rule = "semantics.md ls: size where known";
     fx.put("three", "abc").await;
     fx.put("ten", "0123456789").await;
     for info in ok(fx.backend.ls(fx.root()).await, rule) {
@@ -216,7 +223,7 @@ pub async fn ls_file_is_not_a_directory(fx: &Fixture) {
     err_kind(
         fx.backend.ls(&fx.path("f.txt")).await,
         ErrorKind::NotADirectory,
-        "SPEC ls: a file → not_a_directory",
+        "semantics.md ls: a file → not_a_directory",
     );
 }
 
@@ -225,7 +232,7 @@ pub async fn ls_missing_is_file_not_found(fx: &Fixture) {
     err_kind(
         fx.backend.ls(&fx.path("missing")).await,
         ErrorKind::FileNotFound,
-        "SPEC ls: missing → file_not_found",
+        "semantics.md ls: missing → file_not_found",
     );
 }
 
@@ -246,7 +253,7 @@ pub async fn ls_root_shows_top_level_directories(fx: &Fixture) {
 
 /// `stat` describes a file.
 pub async fn stat_file(fx: &Fixture) {
-    let rule = "SPEC stat: facts about a file";
+    let rule = "semantics.md stat: facts about a file";
     fx.put("s.txt", "12345").await;
     let info = ok(fx.backend.stat(&fx.path("s.txt")).await, rule);
     assert_eq!(info.path.as_str(), fx.path("s.txt"), "{rule}: path");
@@ -259,8 +266,8 @@ pub async fn stat_file(fx: &Fixture) {
 /// `stat` describes a directory.
 pub async fn stat_directory(fx: &Fixture) {
     fx.put("d/x", "x").await;
-    let info = ok(fx.backend.stat(&fx.path("d")).await, "SPEC stat");
-    assert!(info.is_dir, "SPEC stat: a directory is flagged");
+    let info = ok(fx.backend.stat(&fx.path("d")).await, "semantics.md stat");
+    assert!(info.is_dir, "semantics.md stat: a directory is flagged");
 }
 
 /// `stat` of a missing path fails with `file_not_found`.
@@ -268,7 +275,7 @@ pub async fn stat_missing_is_file_not_found(fx: &Fixture) {
     err_kind(
         fx.backend.stat(&fx.path("none")).await,
         ErrorKind::FileNotFound,
-        "SPEC stat: missing → file_not_found",
+        "semantics.md stat: missing → file_not_found",
     );
 }
 
@@ -287,7 +294,7 @@ pub async fn stat_reports_modified_time(fx: &Fixture) {
 
 /// `exists` is true for files and directories and false for missing paths.
 pub async fn exists_reports_presence(fx: &Fixture) {
-    let rule = "SPEC exists";
+    let rule = "semantics.md exists";
     fx.put("e/f.txt", "x").await;
     assert!(
         ok(fx.backend.exists(&fx.path("e/f.txt")).await, rule),
@@ -305,7 +312,7 @@ pub async fn exists_reports_presence(fx: &Fixture) {
 
 /// Deleting a file removes it and nothing else.
 pub async fn delete_file_removes_only_it(fx: &Fixture) {
-    let rule = "SPEC delete: a file";
+    let rule = "semantics.md delete: a file";
     fx.put("d/a.txt", "a").await;
     fx.put("d/b.txt", "b").await;
     ok(fx.backend.delete(&fx.path("d/a.txt"), false).await, rule);
@@ -321,13 +328,13 @@ pub async fn delete_missing_is_file_not_found(fx: &Fixture) {
     err_kind(
         fx.backend.delete(&fx.path("ghost.txt"), false).await,
         ErrorKind::FileNotFound,
-        "SPEC delete: missing → file_not_found",
+        "semantics.md delete: missing → file_not_found",
     );
 }
 
 /// A directory is not deleted without `recursive`; its files stay.
 pub async fn delete_directory_needs_recursive(fx: &Fixture) {
-    let rule = "SPEC delete: a directory needs `recursive`";
+    let rule = "semantics.md delete: a directory needs `recursive`";
     fx.put("tree/leaf.txt", "leaf").await;
     is_err(fx.backend.delete(&fx.path("tree"), false).await, rule);
     assert_eq!(
@@ -339,7 +346,7 @@ pub async fn delete_directory_needs_recursive(fx: &Fixture) {
 
 /// A recursive delete removes the whole tree, and only it.
 pub async fn delete_recursive_removes_tree_only(fx: &Fixture) {
-    let rule = "SPEC delete: recursive removes the directory and everything in it";
+    let rule = "semantics.md delete: recursive removes the directory and everything in it";
     fx.put("tree/a.txt", "a").await;
     fx.put("tree/sub/b.txt", "b").await;
     fx.put("tree2/keep.txt", "sibling with the same prefix")
@@ -378,7 +385,7 @@ pub async fn delete_recursive_removes_tree_only(fx: &Fixture) {
 
 /// `/` cannot be deleted.
 pub async fn delete_root_is_permission_denied(fx: &Fixture) {
-    let rule = "SPEC delete: `/` cannot be deleted (permission_denied)";
+    let rule = "semantics.md delete: `/` cannot be deleted (permission_denied)";
     fx.put("survivor.txt", "still here").await;
     for root in ["/", "//", "/."] {
         err_kind(
@@ -412,7 +419,7 @@ pub async fn directory_survives_deleting_its_last_file(fx: &Fixture) {
 
 /// After a write and a delete, a file is gone from listings and searches.
 pub async fn deleted_file_leaves_listings(fx: &Fixture) {
-    let rule = "SPEC delete: the file is gone from ls and glob";
+    let rule = "semantics.md delete: the file is gone from ls and glob";
     fx.put("l/a.txt", "a").await;
     fx.put("l/b.txt", "b").await;
     ok(fx.backend.delete(&fx.path("l/a.txt"), false).await, rule);
@@ -442,7 +449,7 @@ pub async fn overwrite_keeps_one_entry(fx: &Fixture) {
 /// `ls`, `glob`, `grep` and a recursive `delete`; a sorted store puts
 /// `a-b.txt` and `a.txt` between `a` and `a/x.txt`.
 pub async fn names_sharing_a_prefix_stay_apart(fx: &Fixture) {
-    let rule = "SPEC ls/glob/grep/delete: a directory holds exactly the entries under it";
+    let rule = "semantics.md ls/glob/grep/delete: a directory holds exactly the entries under it";
     for name in ["d/a/x.txt", "d/a-b.txt", "d/a.txt", "d/a/y.txt"] {
         fx.put(name, "needle\n").await;
     }
@@ -483,7 +490,7 @@ pub async fn names_sharing_a_prefix_stay_apart(fx: &Fixture) {
 
 /// Errors carry the operation and the path they are about.
 pub async fn errors_name_operation_and_path(fx: &Fixture) {
-    let rule = "SPEC Errors: an error carries the operation and the path";
+    let rule = "semantics.md Errors: an error carries the operation and the path";
     let missing = fx.path("missing.txt");
     let e = err_kind(
         fx.backend.read_bytes(&missing).await,

@@ -121,7 +121,7 @@ impl Fixture {
     pub async fn put(&self, relative: &str, content: impl AsRef<[u8]>) {
         let path = self.path(relative);
         if let Err(e) = self.backend.write(&path, content.as_ref().to_vec()).await {
-            panic!("SPEC write (setting up the case): write({path}) failed: {e}");
+            panic!("semantics.md write (setting up the case): write({path}) failed: {e}");
         }
     }
 
@@ -130,7 +130,9 @@ impl Fixture {
         let path = self.path(relative);
         match self.backend.read_bytes(&path).await {
             Ok(bytes) => bytes,
-            Err(e) => panic!("SPEC read_bytes: {path} should exist and read back, but: {e}"),
+            Err(e) => {
+                panic!("semantics.md read_bytes: {path} should exist and read back, but: {e}")
+            }
         }
     }
 

@@ -1,4 +1,4 @@
-//! `glob` (SPEC.md, "File operations").
+//! `glob` (docs/semantics.md, "Glob").
 
 use backend_core::{ErrorKind, GlobRequest, GlobResult};
 
@@ -39,7 +39,7 @@ async fn glob_result(fx: &Fixture, request: GlobRequest, rule: &str) -> GlobResu
 
 /// A pattern without `/` matches the file name at any depth.
 pub async fn glob_pattern_without_slash_matches_any_depth(fx: &Fixture) {
-    let rule = "SPEC glob: a pattern without `/` matches the file name at any depth";
+    let rule = "semantics.md glob: a pattern without `/` matches the file name at any depth";
     tree(fx).await;
     let found = glob(fx, "*.rs", rule).await;
     assert_eq!(
@@ -57,7 +57,7 @@ pub async fn glob_pattern_without_slash_matches_any_depth(fx: &Fixture) {
 
 /// `*` stays within one segment.
 pub async fn glob_star_stays_in_one_segment(fx: &Fixture) {
-    let rule = "SPEC glob: `*` stays within one segment";
+    let rule = "semantics.md glob: `*` stays within one segment";
     tree(fx).await;
     assert_eq!(
         glob(fx, "src/*.rs", rule).await,
@@ -68,7 +68,7 @@ pub async fn glob_star_stays_in_one_segment(fx: &Fixture) {
 
 /// `**` spans any number of segments, including none.
 pub async fn glob_double_star_spans_segments(fx: &Fixture) {
-    let rule = "SPEC glob: `**` spans segments";
+    let rule = "semantics.md glob: `**` spans segments";
     tree(fx).await;
     assert_eq!(
         glob(fx, "src/**/*.rs", rule).await,
@@ -89,7 +89,7 @@ pub async fn glob_double_star_spans_segments(fx: &Fixture) {
 
 /// `{a,b}` alternates.
 pub async fn glob_braces_alternate(fx: &Fixture) {
-    let rule = "SPEC glob: `{a,b}` alternates";
+    let rule = "semantics.md glob: `{a,b}` alternates";
     tree(fx).await;
     assert_eq!(
         glob(fx, "*.{md,toml}", rule).await,
@@ -111,7 +111,7 @@ pub async fn glob_braces_alternate(fx: &Fixture) {
 
 /// `[...]` classes and `?` match one character of one segment.
 pub async fn glob_classes_and_question_mark(fx: &Fixture) {
-    let rule = "SPEC glob: `[...]` and `?` match one character";
+    let rule = "semantics.md glob: `[...]` and `?` match one character";
     tree(fx).await;
     assert_eq!(
         glob(fx, "docs/[ab]?.txt", rule).await,
@@ -132,7 +132,7 @@ pub async fn glob_classes_and_question_mark(fx: &Fixture) {
 
 /// A leading `.` is only matched by a pattern segment starting with `.`.
 pub async fn glob_wildcards_skip_hidden_names(fx: &Fixture) {
-    let rule = "SPEC glob: a leading `.` is matched only by a segment that starts with `.`";
+    let rule = "semantics.md glob: a leading `.` is matched only by a segment that starts with `.`";
     tree(fx).await;
     let everything = glob(fx, "**", rule).await;
     for hidden in [".env", ".hidden/secret.rs", "src/.cache.rs"] {
@@ -155,7 +155,7 @@ pub async fn glob_wildcards_skip_hidden_names(fx: &Fixture) {
 
 /// A pattern segment starting with `.` matches hidden names.
 pub async fn glob_dot_pattern_matches_hidden(fx: &Fixture) {
-    let rule = "SPEC glob: a segment that starts with `.` matches hidden names";
+    let rule = "semantics.md glob: a segment that starts with `.` matches hidden names";
     tree(fx).await;
     assert_eq!(
         glob(fx, ".*", rule).await,
@@ -172,7 +172,7 @@ pub async fn glob_dot_pattern_matches_hidden(fx: &Fixture) {
 
 /// A `..` segment in the pattern is `invalid_pattern`.
 pub async fn glob_dotdot_pattern_is_invalid_pattern(fx: &Fixture) {
-    let rule = "SPEC glob: a `..` segment → invalid_pattern";
+    let rule = "semantics.md glob: a `..` segment → invalid_pattern";
     tree(fx).await;
     for pattern in ["../*", "src/../*.rs", "..", "{src,..}/*"] {
         let request = GlobRequest::new(pattern).path(fx.path("src"));
@@ -186,7 +186,7 @@ pub async fn glob_dotdot_pattern_is_invalid_pattern(fx: &Fixture) {
 
 /// A malformed pattern is `invalid_pattern`.
 pub async fn glob_malformed_pattern_is_invalid_pattern(fx: &Fixture) {
-    let rule = "SPEC glob: a pattern that cannot be parsed → invalid_pattern";
+    let rule = "semantics.md glob: a pattern that cannot be parsed → invalid_pattern";
     for pattern in ["{unclosed", "[unclosed", ""] {
         let request = GlobRequest::new(pattern).path(fx.root());
         err_kind(
@@ -199,7 +199,7 @@ pub async fn glob_malformed_pattern_is_invalid_pattern(fx: &Fixture) {
 
 /// Results are sorted by path.
 pub async fn glob_results_sorted(fx: &Fixture) {
-    let rule = "SPEC glob: sorted by path";
+    let rule = "semantics.md glob: sorted by path";
     for name in ["z.txt", "a/z.txt", "m.txt", "a.txt", "B.txt", "a/b/c.txt"] {
         fx.put(name, "x").await;
     }
@@ -210,7 +210,7 @@ pub async fn glob_results_sorted(fx: &Fixture) {
 
 /// More matches than `limit` gives `limit` sorted files and `truncated`.
 pub async fn glob_limit_truncates(fx: &Fixture) {
-    let rule = "SPEC glob: capped with a truncated flag";
+    let rule = "semantics.md glob: capped with a truncated flag";
     for i in 0..10 {
         fx.put(&format!("f{i}.log"), "x").await;
     }
@@ -223,7 +223,7 @@ pub async fn glob_limit_truncates(fx: &Fixture) {
 
 /// Exactly `limit` matches is not truncated.
 pub async fn glob_exact_limit_not_truncated(fx: &Fixture) {
-    let rule = "SPEC glob: truncated only when more matched than the cap";
+    let rule = "semantics.md glob: truncated only when more matched than the cap";
     for i in 0..4 {
         fx.put(&format!("f{i}.log"), "x").await;
     }
@@ -237,7 +237,7 @@ pub async fn glob_exact_limit_not_truncated(fx: &Fixture) {
 
 /// Matching is relative to the search path, and only files under it count.
 pub async fn glob_relative_to_search_path(fx: &Fixture) {
-    let rule = "SPEC glob: files under `path` whose path relative to `path` matches";
+    let rule = "semantics.md glob: files under `path` whose path relative to `path` matches";
     tree(fx).await;
     let request = GlobRequest::new("*/*.rs").path(fx.path("src"));
     let r = glob_result(fx, request, rule).await;
@@ -251,7 +251,7 @@ pub async fn glob_relative_to_search_path(fx: &Fixture) {
 
 /// Directories are not returned, even when their names match.
 pub async fn glob_returns_files_only(fx: &Fixture) {
-    let rule = "SPEC glob: files (not directories) are returned";
+    let rule = "semantics.md glob: files (not directories) are returned";
     fx.put("thing.d/inner.txt", "x").await;
     fx.put("other.d", "a file").await;
     assert_eq!(glob(fx, "*.d", rule).await, ["other.d"], "{rule}");
@@ -259,7 +259,7 @@ pub async fn glob_returns_files_only(fx: &Fixture) {
 
 /// No match is an empty, untruncated result.
 pub async fn glob_no_match_is_empty(fx: &Fixture) {
-    let rule = "SPEC glob: no match is not an error";
+    let rule = "semantics.md glob: no match is not an error";
     tree(fx).await;
     let r = glob_result(fx, GlobRequest::new("*.nothing").path(fx.root()), rule).await;
     assert!(r.files.is_empty() && !r.truncated, "{rule}");
@@ -267,7 +267,7 @@ pub async fn glob_no_match_is_empty(fx: &Fixture) {
 
 /// Names containing `..` are matched like any other name.
 pub async fn glob_matches_names_containing_dotdot(fx: &Fixture) {
-    let rule = "SPEC glob: `a..b` is an ordinary name";
+    let rule = "semantics.md glob: `a..b` is an ordinary name";
     fx.put("v1..v2.txt", "x").await;
     assert_eq!(glob(fx, "v1..v2.txt", rule).await, ["v1..v2.txt"], "{rule}");
     assert_eq!(glob(fx, "*..*", rule).await, ["v1..v2.txt"], "{rule}");
@@ -275,7 +275,7 @@ pub async fn glob_matches_names_containing_dotdot(fx: &Fixture) {
 
 /// Files in hidden directories are not reached by `**`, but are by a `.` segment.
 pub async fn glob_double_star_skips_hidden_directories(fx: &Fixture) {
-    let rule = "SPEC glob: `**` does not enter hidden directories";
+    let rule = "semantics.md glob: `**` does not enter hidden directories";
     tree(fx).await;
     assert!(
         !glob(fx, "**/*.rs", rule)

@@ -1,4 +1,4 @@
-//! `grep` (SPEC.md, "File operations").
+//! `grep` (docs/semantics.md, "Grep").
 
 use backend_core::{ErrorKind, GrepRequest, GrepResult};
 
@@ -27,7 +27,7 @@ fn hit(path: &str, line: u64, text: &str) -> (String, u64, String) {
 
 /// Regex metacharacters are searched literally by default.
 pub async fn grep_fixed_string_by_default(fx: &Fixture) {
-    let rule = "SPEC grep: fixed-string search by default";
+    let rule = "semantics.md grep: fixed-string search by default";
     fx.put("m.txt", "call f(x)\nabc\na.c\n[x]*\n").await;
     let r = grep(fx, under(fx, "a.c"), rule).await;
     assert_eq!(
@@ -51,7 +51,7 @@ pub async fn grep_fixed_string_by_default(fx: &Fixture) {
 
 /// `regex: true` uses regular expressions, anchored per line.
 pub async fn grep_regex_mode(fx: &Fixture) {
-    let rule = "SPEC grep: regex: true uses Rust regex syntax";
+    let rule = "semantics.md grep: regex: true uses Rust regex syntax";
     fx.put("r.txt", "abc\na.c\naXc\nxabc\n").await;
     let r = grep(fx, under(fx, "^a.c$").regex(true), rule).await;
     assert_eq!(
@@ -69,7 +69,7 @@ pub async fn grep_regex_mode(fx: &Fixture) {
 
 /// An invalid regex is `invalid_pattern`.
 pub async fn grep_invalid_regex_is_invalid_pattern(fx: &Fixture) {
-    let rule = "SPEC grep: an invalid regex → invalid_pattern";
+    let rule = "semantics.md grep: an invalid regex → invalid_pattern";
     fx.put("x.txt", "x\n").await;
     for bad in ["(unclosed", "[z-a]", "a{2,1}"] {
         err_kind(
@@ -82,7 +82,7 @@ pub async fn grep_invalid_regex_is_invalid_pattern(fx: &Fixture) {
 
 /// `case_insensitive` matches regardless of case; the default is case-sensitive.
 pub async fn grep_case_insensitive(fx: &Fixture) {
-    let rule = "SPEC grep: an option for case-insensitivity";
+    let rule = "semantics.md grep: an option for case-insensitivity";
     fx.put("c.txt", "Hello\nHELLO\nhello\nhelp\n").await;
     let r = grep(fx, under(fx, "hello").case_insensitive(true), rule).await;
     assert_eq!(r.matches.len(), 3, "{rule}: all three spellings match");
@@ -96,7 +96,7 @@ pub async fn grep_case_insensitive(fx: &Fixture) {
 
 /// Case-insensitive regex mode works too.
 pub async fn grep_case_insensitive_regex(fx: &Fixture) {
-    let rule = "SPEC grep: case-insensitivity applies to regex mode";
+    let rule = "semantics.md grep: case-insensitivity applies to regex mode";
     fx.put("c.txt", "ERROR: disk\nwarning\nError: net\n").await;
     let r = grep(
         fx,
@@ -110,7 +110,7 @@ pub async fn grep_case_insensitive_regex(fx: &Fixture) {
 
 /// The `glob` filter limits the files searched, with the glob rules.
 pub async fn grep_glob_filter(fx: &Fixture) {
-    let rule = "SPEC grep: a glob filter (same rules as glob)";
+    let rule = "semantics.md grep: a glob filter (same rules as glob)";
     fx.put("a.rs", "needle\n").await;
     fx.put("src/b.rs", "needle\n").await;
     fx.put("c.py", "needle\n").await;
@@ -129,7 +129,7 @@ pub async fn grep_glob_filter(fx: &Fixture) {
 
 /// `max_count` caps the total and sets `truncated`.
 pub async fn grep_max_count_truncates(fx: &Fixture) {
-    let rule = "SPEC grep: a total max_count, with truncated";
+    let rule = "semantics.md grep: a total max_count, with truncated";
     fx.put("1.txt", "hit\nhit\nhit\n").await;
     fx.put("2.txt", "hit\nhit\n").await;
     let r = grep(fx, under(fx, "hit").max_count(4), rule).await;
@@ -148,7 +148,7 @@ pub async fn grep_max_count_truncates(fx: &Fixture) {
 
 /// Exactly `max_count` matches is not truncated; no cap, no truncation.
 pub async fn grep_max_count_exact_not_truncated(fx: &Fixture) {
-    let rule = "SPEC grep: truncated only when matches were left out";
+    let rule = "semantics.md grep: truncated only when matches were left out";
     fx.put("1.txt", "hit\nhit\n").await;
     let r = grep(fx, under(fx, "hit").max_count(2), rule).await;
     assert_eq!((r.matches.len(), r.truncated), (2, false), "{rule}");
@@ -158,7 +158,7 @@ pub async fn grep_max_count_exact_not_truncated(fx: &Fixture) {
 
 /// Binary files (a NUL in the first 8 KiB) are skipped.
 pub async fn grep_skips_binary_files(fx: &Fixture) {
-    let rule = "SPEC grep: binary files (a NUL in the first 8 KiB) are skipped";
+    let rule = "semantics.md grep: binary files (a NUL in the first 8 KiB) are skipped";
     fx.put("text.txt", "needle\n").await;
     fx.put("bin.dat", b"needle\0needle\n").await;
     let r = grep(fx, under(fx, "needle"), rule).await;
@@ -168,7 +168,7 @@ pub async fn grep_skips_binary_files(fx: &Fixture) {
 
 /// A NUL after the first 8 KiB does not make a file binary.
 pub async fn grep_late_nul_still_searched(fx: &Fixture) {
-    let rule = "SPEC grep: only a NUL in the first 8 KiB marks a file binary";
+    let rule = "semantics.md grep: only a NUL in the first 8 KiB marks a file binary";
     let mut content = b"needle\n".to_vec();
     content.extend(std::iter::repeat_n(b'a', 9000));
     content.extend(b"\n\0\n");
@@ -179,7 +179,7 @@ pub async fn grep_late_nul_still_searched(fx: &Fixture) {
 
 /// Hidden files and directories are searched.
 pub async fn grep_searches_hidden_files(fx: &Fixture) {
-    let rule = "SPEC grep: hidden files are searched";
+    let rule = "semantics.md grep: hidden files are searched";
     fx.put(".env", "TOKEN=needle\n").await;
     fx.put(".config/app.toml", "key = \"needle\"\n").await;
     let r = grep(fx, under(fx, "needle"), rule).await;
@@ -189,7 +189,7 @@ pub async fn grep_searches_hidden_files(fx: &Fixture) {
 
 /// Files under `.git/` are not searched.
 pub async fn grep_skips_git_directory(fx: &Fixture) {
-    let rule = "SPEC grep: everything except `.git/` is searched";
+    let rule = "semantics.md grep: everything except `.git/` is searched";
     fx.put(".git/config", "needle\n").await;
     fx.put("sub/.git/HEAD", "needle\n").await;
     fx.put("src/main.rs", "needle\n").await;
@@ -201,7 +201,7 @@ pub async fn grep_skips_git_directory(fx: &Fixture) {
 
 /// Context lines come before and after each match.
 pub async fn grep_context_lines(fx: &Fixture) {
-    let rule = "SPEC grep: context lines";
+    let rule = "semantics.md grep: context lines";
     fx.put("c.txt", "1\n2\n3\nMATCH\n5\n6\n").await;
     let r = grep(fx, under(fx, "MATCH").context_lines(2, 1), rule).await;
     assert_eq!(r.matches.len(), 1, "{rule}");
@@ -222,7 +222,7 @@ pub async fn grep_context_lines(fx: &Fixture) {
 
 /// Context stops at the edges of the file.
 pub async fn grep_context_at_file_edges(fx: &Fixture) {
-    let rule = "SPEC grep: context lines stop at the start and end of the file";
+    let rule = "semantics.md grep: context lines stop at the start and end of the file";
     fx.put("c.txt", "MATCH first\nmiddle\nMATCH last").await;
     let r = grep(fx, under(fx, "MATCH").context(3), rule).await;
     assert_eq!(r.matches.len(), 2, "{rule}");
@@ -239,7 +239,7 @@ pub async fn grep_context_at_file_edges(fx: &Fixture) {
 
 /// Long lines are cut and flagged.
 pub async fn grep_cuts_long_lines(fx: &Fixture) {
-    let rule = "SPEC grep: long lines are cut and flagged";
+    let rule = "semantics.md grep: long lines are cut and flagged";
     let long = format!("needle{}", "x".repeat(5000));
     fx.put("long.txt", format!("{long}\nneedle short\n")).await;
     let r = grep(fx, under(fx, "needle").max_line_chars(100), rule).await;
@@ -259,7 +259,7 @@ pub async fn grep_cuts_long_lines(fx: &Fixture) {
 
 /// The default cut is 2,000 characters.
 pub async fn grep_default_line_cut_is_2000_chars(fx: &Fixture) {
-    let rule = "SPEC grep: long lines are cut (default 2,000 characters)";
+    let rule = "semantics.md grep: long lines are cut (default 2,000 characters)";
     fx.put("long.txt", format!("needle{}\n", "é".repeat(3000)))
         .await;
     let r = grep(fx, under(fx, "needle"), rule).await;
@@ -269,7 +269,7 @@ pub async fn grep_default_line_cut_is_2000_chars(fx: &Fixture) {
 
 /// Results are sorted by path, then line.
 pub async fn grep_sorted_by_path_then_line(fx: &Fixture) {
-    let rule = "SPEC grep: results sorted by path, then line";
+    let rule = "semantics.md grep: results sorted by path, then line";
     for name in ["b/z.txt", "a.txt", "b.txt", "a/y.txt", "B.txt"] {
         fx.put(name, "x\nneedle 1\ny\nneedle 2\n").await;
     }
@@ -287,7 +287,7 @@ pub async fn grep_sorted_by_path_then_line(fx: &Fixture) {
 
 /// Lines are 1-based and come without their line ending.
 pub async fn grep_line_numbers_and_endings(fx: &Fixture) {
-    let rule = "SPEC grep: 1-based line numbers, lines without their ending";
+    let rule = "semantics.md grep: 1-based line numbers, lines without their ending";
     fx.put("n.txt", "zero\r\nneedle one\r\nthree\nneedle two")
         .await;
     let r = grep(fx, under(fx, "needle"), rule).await;
@@ -300,7 +300,7 @@ pub async fn grep_line_numbers_and_endings(fx: &Fixture) {
 
 /// The search path may be a single file.
 pub async fn grep_single_file_path(fx: &Fixture) {
-    let rule = "SPEC grep: searches the file or directory at `path`";
+    let rule = "semantics.md grep: searches the file or directory at `path`";
     fx.put("one.txt", "needle\n").await;
     fx.put("two.txt", "needle\n").await;
     let r = grep(
@@ -314,7 +314,7 @@ pub async fn grep_single_file_path(fx: &Fixture) {
 
 /// Only files under the search path are searched.
 pub async fn grep_limited_to_search_path(fx: &Fixture) {
-    let rule = "SPEC grep: searches every file under the path";
+    let rule = "semantics.md grep: searches every file under the path";
     fx.put("in/a.txt", "needle\n").await;
     fx.put("in/deep/b.txt", "needle\n").await;
     fx.put("inx/c.txt", "needle\n").await;
@@ -325,7 +325,7 @@ pub async fn grep_limited_to_search_path(fx: &Fixture) {
 
 /// No match is an empty, untruncated result.
 pub async fn grep_no_match_is_empty(fx: &Fixture) {
-    let rule = "SPEC grep: no match is not an error";
+    let rule = "semantics.md grep: no match is not an error";
     fx.put("a.txt", "haystack\n").await;
     let r = grep(fx, under(fx, "needle"), rule).await;
     assert!(r.matches.is_empty() && !r.truncated, "{rule}");
@@ -333,7 +333,7 @@ pub async fn grep_no_match_is_empty(fx: &Fixture) {
 
 /// Several matches on one line count as one matching line.
 pub async fn grep_one_match_per_line(fx: &Fixture) {
-    let rule = "SPEC grep: results are matching lines";
+    let rule = "semantics.md grep: results are matching lines";
     fx.put("a.txt", "needle needle needle\n").await;
     let r = grep(fx, under(fx, "needle"), rule).await;
     assert_eq!(r.matches.len(), 1, "{rule}");
@@ -341,7 +341,7 @@ pub async fn grep_one_match_per_line(fx: &Fixture) {
 
 /// Unicode text is found and returned intact.
 pub async fn grep_unicode(fx: &Fixture) {
-    let rule = "SPEC grep: UTF-8 text";
+    let rule = "semantics.md grep: UTF-8 text";
     fx.put("u.txt", "première ligne\n日本語のテキスト\n").await;
     let r = grep(fx, under(fx, "本語"), rule).await;
     assert_eq!(
@@ -355,7 +355,8 @@ pub async fn grep_unicode(fx: &Fixture) {
 
 /// A `glob` filter that cannot be parsed, or has a `..` segment, is `invalid_pattern`.
 pub async fn grep_invalid_glob_filter_is_invalid_pattern(fx: &Fixture) {
-    let rule = "SPEC grep: the glob filter follows the glob rules (a bad one → invalid_pattern)";
+    let rule =
+        "semantics.md grep: the glob filter follows the glob rules (a bad one → invalid_pattern)";
     fx.put("a.rs", "needle\n").await;
     for filter in ["{unclosed", "../*.rs"] {
         err_kind(

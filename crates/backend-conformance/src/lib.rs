@@ -1,13 +1,15 @@
-//! The conformance suite: SPEC.md turned into tests that any [`Backend`] or
-//! [`Sandbox`] can run, including backends written outside this workspace.
+//! The conformance suite: the rules of `docs/semantics.md` turned into tests
+//! that any [`Backend`] or [`Sandbox`] can run, including backends written
+//! outside this workspace.
 //!
 //! The cases are plain `pub async fn case(fx: &Fixture)` functions grouped by
 //! area ([`paths`], [`files`], [`read`], [`edit`], [`glob`], [`grep`],
 //! [`batch`], [`concurrency`], [`exec`]). Each works under its own random
 //! root directory ([`Fixture::path`]) and fails with a message naming the
-//! SPEC.md rule at stake. One table lists every case with the capabilities
-//! it needs; it drives both [`conformance_tests!`] (one `#[test]` per case)
-//! and [`run_suite`] (a [`Report`] for `cargo xtask conformance`).
+//! rule of `docs/semantics.md` at stake. One table lists every case with the
+//! capabilities it needs; it drives both [`conformance_tests!`] (one
+//! `#[test]` per case) and [`run_suite`] (a [`Report`] for
+//! `cargo xtask conformance`).
 //!
 //! # Example
 //! In `tests/conformance.rs` of a backend crate:
@@ -20,9 +22,15 @@
 //!     Subject::backend(Arc::new(my_backend::MyBackend::new()))
 //! }
 //!
-//! backend_conformance::conformance_tests!(name: "my-backend", factory: make);
+//! backend_conformance::conformance_tests!(
+//!     name: "my-backend",
+//!     factory: make,
+//!     // The Capabilities fields MyBackend sets (checked when the tests run).
+//!     capabilities: [atomic_edit],
+//! );
 //! ```
-//! `cargo test --test conformance` then runs every case as its own test;
+//! `cargo test --test conformance` then runs every case as its own test
+//! (those needing a capability the list lacks are reported as ignored);
 //! `cargo test --test conformance -- --ignored conformance_report` runs the
 //! whole suite through the runner and, with `CONFORMANCE_REPORT_DIR` set,
 //! writes `<dir>/my-backend.json`.
@@ -43,15 +51,18 @@
 //! ```
 //!
 //! # Capabilities
-//! A case that needs a capability the backend does not declare (see
-//! [`Capabilities`](backend_core::Capabilities)) returns early in the
-//! generated test and is recorded as skipped by the runner. Cases never rely
-//! on behaviour SPEC.md leaves to the backend.
+//! A case names the capabilities it needs as [`Capability`] values (field
+//! names of [`Capabilities`](backend_core::Capabilities) in the table, so a
+//! misspelt one does not compile). Under `cargo test` a case whose needs the
+//! backend does not declare is an *ignored* test, not a passing one; the
+//! runner records it as skipped. Cases never rely on behaviour
+//! `docs/semantics.md` leaves to the backend.
 //!
 //! [`Backend`]: backend_core::Backend
 //! [`Sandbox`]: backend_core::Sandbox
 
 pub mod batch;
+mod capability;
 pub mod check;
 pub mod concurrency;
 pub mod edit;
@@ -65,6 +76,7 @@ pub mod read;
 mod report;
 mod runner;
 
+pub use capability::Capability;
 pub use fixture::{Fixture, Subject};
 pub use report::{AreaCounts, CaseReport, Outcome, Report};
 pub use runner::{CASE_TIMEOUT, Case, CaseFuture, cases, run_cases, run_suite};
@@ -76,20 +88,50 @@ pub use runner::{case_test as __case_test, report_test as __report_test};
 /// makes, plus an `#[ignore]`d `conformance_report` test that runs the whole
 /// suite through [`run_suite`] and writes `$CONFORMANCE_REPORT_DIR/<name>.json`.
 ///
-/// Each generated test builds a multi-threaded tokio runtime, calls the
-/// factory for a fresh [`Subject`], and returns early (passing) when the
-/// subject lacks a capability the case needs.
+/// `capabilities` lists the [`Capabilities`](backend_core::Capabilities)
+/// fields the subject sets, by field name; a name that is not a field does
+/// not compile. A case that needs a capability missing from the list is
+/// generated as an ignored test (`cargo test` reports it as ignored, with the
+/// capability it needs); the others run. Every generated test first checks
+/// that the list matches what the subject's `capabilities()` declares and
+/// fails naming both when they differ, so the list cannot go stale.
+///
+/// Each test builds a multi-threaded tokio runtime, calls the factory for a
+/// fresh [`Subject`] and runs its case like [`run_suite`] does.
 ///
 /// ```ignore
 /// async fn make() -> backend_conformance::Subject { /* a fresh backend */ }
-/// backend_conformance::conformance_tests!(name: "my-backend", factory: make);
+/// backend_conformance::conformance_tests!(
+///     name: "my-backend",
+///     factory: make,
+///     capabilities: [atomic_edit, modified_time],
+/// );
 /// ```
 /// Several backends in one file: put each invocation in its own `mod` and
 /// name the factory as `super::make_x`.
+///
+/// A name that is not a capability does not compile:
+/// ```compile_fail
+/// async fn make() -> backend_conformance::Subject { panic!("never called") }
+/// backend_conformance::conformance_tests!(
+///     name: "typo",
+///     factory: make,
+///     capabilities: [modifed_time],
+/// );
+/// ```
 #[macro_export]
 macro_rules! conformance_tests {
+    (name: $name:expr, factory: $factory:path, capabilities: [$($declared:ident),* $(,)?] $(,)?) => {
+        // Checked here too, not only inside the `#[test]` functions, which a
+        // build without `--test` leaves out.
+        const _: &[$crate::Capability] = &$crate::__capability_list!([$($declared)*]);
+        $crate::__for_each_case!(tests $name, $factory, [$($declared)*]);
+    };
     (name: $name:expr, factory: $factory:path $(,)?) => {
-        $crate::__for_each_case!(tests $name, $factory);
+        compile_error!(
+            "conformance_tests! needs `capabilities: [...]`: the Capabilities fields the subject \
+             sets, e.g. `capabilities: [atomic_edit, modified_time]` (`[]` for none)"
+        );
     };
 }
 
@@ -262,7 +304,9 @@ macro_rules! __for_each_case {
     };
 }
 
-/// Expands the case table in one of two modes (see [`__for_each_case!`]).
+/// Expands the case table in one of two modes (see [`__for_each_case!`]):
+/// `list`, the [`Case`]s [`cases`] returns, or `tests`, what
+/// [`conformance_tests!`] generates.
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __case_items {
@@ -271,27 +315,75 @@ macro_rules! __case_items {
             $crate::Case {
                 name: stringify!($case),
                 area: stringify!($area),
-                requires: &[ $( stringify!($cap) ),* ],
+                requires: &[ $( $crate::__capability!($cap) ),* ],
                 run: |fx: $crate::Fixture| -> $crate::CaseFuture {
                     Box::pin(async move { $crate::$area::$case(&fx).await })
                 },
             }
         ),* ]
     };
-    ((tests $name:expr, $factory:path) [ $( $area:ident :: $case:ident [ $($cap:ident),* ] ),* $(,)? ]) => {
+    ((tests $name:expr, $factory:path, $declared:tt) [ $( $area:ident :: $case:ident [ $($cap:ident),* ] ),* $(,)? ]) => {
         $(
-            #[test]
-            fn $case() {
-                $crate::__case_test($factory, &[ $( stringify!($cap) ),* ], |fx: $crate::Fixture| -> $crate::CaseFuture {
-                    Box::pin(async move { $crate::$area::$case(&fx).await })
-                });
-            }
+            $crate::__case_test_item! { $declared [$($cap)*] [$($cap)*] $factory, $area, $case }
         )*
 
         #[test]
         #[ignore = "runs the whole suite and writes a report; run by `cargo xtask conformance`"]
         fn conformance_report() {
-            $crate::__report_test($name, $factory);
+            $crate::__report_test($name, $factory, &$crate::__capability_list!($declared));
         }
+    };
+}
+
+/// One case's test: walks the case's requirements and generates a plain
+/// `#[test]` when the declaration holds all of them, or an ignored one
+/// naming the first that it lacks.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __case_test_item {
+    ($declared:tt [] $all:tt $factory:path, $area:ident, $case:ident) => {
+        $crate::__case_test_fn! { [] $declared $all $factory, $area, $case }
+    };
+    ($declared:tt [$first:ident $($rest:ident)*] $all:tt $factory:path, $area:ident, $case:ident) => {
+        $crate::__if_declared! { $first $declared
+            { $crate::__case_test_item! { $declared [$($rest)*] $all $factory, $area, $case } }
+            {
+                $crate::__case_test_fn! {
+                    [#[ignore = concat!(
+                        "needs capability `", stringify!($first), "`, which this backend does not declare"
+                    )]]
+                    $declared $all $factory, $area, $case
+                }
+            }
+        }
+    };
+}
+
+/// The `#[test]` function of one case, with extra attributes.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __case_test_fn {
+    ([$($attr:tt)*] $declared:tt [$($cap:ident)*] $factory:path, $area:ident, $case:ident) => {
+        #[test]
+        $($attr)*
+        fn $case() {
+            $crate::__case_test(
+                $factory,
+                &$crate::__capability_list!($declared),
+                &[ $( $crate::__capability!($cap) ),* ],
+                |fx: $crate::Fixture| -> $crate::CaseFuture {
+                    Box::pin(async move { $crate::$area::$case(&fx).await })
+                },
+            );
+        }
+    };
+}
+
+/// `[a b]` of field names as an array of [`Capability`].
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __capability_list {
+    ([$($cap:ident)*]) => {
+        [ $( $crate::__capability!($cap) ),* ]
     };
 }

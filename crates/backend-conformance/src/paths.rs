@@ -1,4 +1,4 @@
-//! The path rules of SPEC.md ("Paths"): what is rejected with
+//! The path rules of docs/semantics.md ("Paths"): what is rejected with
 //! `invalid_path` by every operation, and what is normalised and accepted.
 
 use backend_core::{Backend, BackendExt, ErrorKind, FileUpload, GlobRequest, GrepRequest};
@@ -6,7 +6,7 @@ use backend_core::{Backend, BackendExt, ErrorKind, FileUpload, GlobRequest, Grep
 use crate::Fixture;
 use crate::check::{err_kind, ok};
 
-const DOTDOT: &str = "SPEC Paths: a `..` segment is rejected with invalid_path";
+const DOTDOT: &str = "semantics.md Paths: a `..` segment is rejected with invalid_path";
 
 /// Puts `a/x.txt` and `b.txt` under the root, so that a backend which
 /// resolved `a/../b.txt` instead of refusing it would find something.
@@ -163,7 +163,11 @@ pub async fn upload_rejects_dotdot(fx: &Fixture) {
         .backend
         .upload_files(vec![FileUpload::new(fx.path("a/../up.txt"), "x")])
         .await;
-    assert_eq!(results.len(), 1, "SPEC upload_files: one result per item");
+    assert_eq!(
+        results.len(),
+        1,
+        "semantics.md upload_files: one result per item"
+    );
     let kind = results[0].error.as_ref().map(|e| e.kind());
     assert_eq!(kind, Some(ErrorKind::InvalidPath), "{DOTDOT} (upload item)");
     assert!(
@@ -176,7 +180,11 @@ pub async fn upload_rejects_dotdot(fx: &Fixture) {
 pub async fn download_rejects_dotdot(fx: &Fixture) {
     traversal_setup(fx).await;
     let results = fx.backend.download_files(vec![fx.path("a/../b.txt")]).await;
-    assert_eq!(results.len(), 1, "SPEC download_files: one result per item");
+    assert_eq!(
+        results.len(),
+        1,
+        "semantics.md download_files: one result per item"
+    );
     let kind = results[0].error.as_ref().map(|e| e.kind());
     assert_eq!(
         kind,
@@ -252,34 +260,34 @@ async fn rejected_everywhere(fx: &Fixture, path: &str, rule: &str) {
 
 /// A leading `~` is rejected by every operation.
 pub async fn tilde_rejected(fx: &Fixture) {
-    let rule = "SPEC Paths: a leading `~` is rejected with invalid_path";
+    let rule = "semantics.md Paths: a leading `~` is rejected with invalid_path";
     rejected_everywhere(fx, "~/notes.txt", rule).await;
     rejected_everywhere(fx, "~", rule).await;
 }
 
 /// A Windows drive is rejected by every operation.
 pub async fn drive_letter_rejected(fx: &Fixture) {
-    let rule = "SPEC Paths: a Windows drive (`C:`) is rejected with invalid_path";
+    let rule = "semantics.md Paths: a Windows drive (`C:`) is rejected with invalid_path";
     rejected_everywhere(fx, "C:/Windows/win.ini", rule).await;
     rejected_everywhere(fx, "c:", rule).await;
 }
 
 /// A backslash is rejected by every operation.
 pub async fn backslash_rejected(fx: &Fixture) {
-    let rule = "SPEC Paths: a backslash is rejected with invalid_path";
+    let rule = "semantics.md Paths: a backslash is rejected with invalid_path";
     rejected_everywhere(fx, &fx.path("a\\b.txt"), rule).await;
     rejected_everywhere(fx, "\\\\server\\share", rule).await;
 }
 
 /// A NUL byte is rejected by every operation.
 pub async fn nul_rejected(fx: &Fixture) {
-    let rule = "SPEC Paths: NUL is rejected with invalid_path";
+    let rule = "semantics.md Paths: NUL is rejected with invalid_path";
     rejected_everywhere(fx, &fx.path("a\0b.txt"), rule).await;
 }
 
 /// Other control characters (newline, tab, DEL) are rejected too.
 pub async fn control_characters_rejected(fx: &Fixture) {
-    let rule = "SPEC Paths: control characters are rejected with invalid_path";
+    let rule = "semantics.md Paths: control characters are rejected with invalid_path";
     for bad in ["a\nb.txt", "a\tb.txt", "a\rb.txt", "a\u{7f}b.txt"] {
         rejected_everywhere(fx, &fx.path(bad), rule).await;
     }
@@ -287,7 +295,7 @@ pub async fn control_characters_rejected(fx: &Fixture) {
 
 /// A segment over 255 bytes is rejected.
 pub async fn long_segment_rejected(fx: &Fixture) {
-    let rule = "SPEC Paths: a segment over 255 bytes is rejected with invalid_path";
+    let rule = "semantics.md Paths: a segment over 255 bytes is rejected with invalid_path";
     let long = "s".repeat(256);
     err_kind(
         fx.backend.write(&fx.path(&long), b"x".to_vec()).await,
@@ -303,13 +311,13 @@ pub async fn long_segment_rejected(fx: &Fixture) {
         fx.backend
             .write(&fx.path(&"s".repeat(255)), b"x".to_vec())
             .await,
-        "SPEC Paths: a 255-byte segment is accepted",
+        "semantics.md Paths: a 255-byte segment is accepted",
     );
 }
 
 /// A path over 4096 bytes is rejected.
 pub async fn long_path_rejected(fx: &Fixture) {
-    let rule = "SPEC Paths: a path over 4096 bytes is rejected with invalid_path";
+    let rule = "semantics.md Paths: a path over 4096 bytes is rejected with invalid_path";
     let long: String = (0..420).map(|_| "/abcdefghi").collect();
     let path = fx.path(&long);
     err_kind(
@@ -326,7 +334,7 @@ pub async fn long_path_rejected(fx: &Fixture) {
 
 /// `//x` is `/x`: a doubled leading slash names the same file.
 pub async fn double_slash_normalised(fx: &Fixture) {
-    let rule = "SPEC Paths: repeated `/` collapse (`//etc/passwd` is `/etc/passwd`)";
+    let rule = "semantics.md Paths: repeated `/` collapse (`//etc/passwd` is `/etc/passwd`)";
     ok(
         fx.backend
             .write(&format!("/{}", fx.path("d.txt")), b"doubled".to_vec())
@@ -341,7 +349,7 @@ pub async fn double_slash_normalised(fx: &Fixture) {
 
 /// `.` segments and a trailing `/` are dropped.
 pub async fn dot_segments_and_trailing_slash_normalised(fx: &Fixture) {
-    let rule = "SPEC Paths: `.` segments collapse and a trailing `/` is dropped";
+    let rule = "semantics.md Paths: `.` segments collapse and a trailing `/` is dropped";
     fx.put("dir/file.txt", "same").await;
     let read = ok(
         fx.backend.read_bytes(&fx.path("./dir/./file.txt")).await,
@@ -355,7 +363,7 @@ pub async fn dot_segments_and_trailing_slash_normalised(fx: &Fixture) {
 
 /// A relative path is taken from `/`.
 pub async fn relative_path_taken_from_root(fx: &Fixture) {
-    let rule = "SPEC Paths: a relative path is taken from `/`";
+    let rule = "semantics.md Paths: a relative path is taken from `/`";
     let relative = fx.path("rel.txt").trim_start_matches('/').to_owned();
     ok(fx.backend.write(&relative, b"rel".to_vec()).await, rule);
     assert_eq!(fx.get("rel.txt").await, b"rel", "{rule}");
@@ -363,7 +371,7 @@ pub async fn relative_path_taken_from_root(fx: &Fixture) {
 
 /// Names that merely contain `..` (`a..b`, `..x`, `x..`) are ordinary names.
 pub async fn names_containing_dotdot_accepted(fx: &Fixture) {
-    let rule = "SPEC Paths: a name that merely contains `..` (like `a..b`) is fine";
+    let rule = "semantics.md Paths: a name that merely contains `..` (like `a..b`) is fine";
     for name in ["a..b", "..x", "x..", "...", "v1..v2/notes.txt"] {
         let path = fx.path(name);
         ok(
@@ -376,7 +384,7 @@ pub async fn names_containing_dotdot_accepted(fx: &Fixture) {
 
 /// Unicode names are stored, listed and searched as given.
 pub async fn unicode_names_round_trip(fx: &Fixture) {
-    let rule = "SPEC Paths: UTF-8 names are ordinary names";
+    let rule = "semantics.md Paths: UTF-8 names are ordinary names";
     fx.put("ünïcødé/日本語.txt", "こんにちは\n").await;
     let listed = ok(fx.backend.ls(&fx.path("ünïcødé")).await, rule);
     let names: Vec<String> = listed.iter().map(|f| f.name().to_owned()).collect();
@@ -398,7 +406,7 @@ pub async fn unicode_names_round_trip(fx: &Fixture) {
 
 /// Spaces in names are ordinary characters.
 pub async fn spaces_in_names_round_trip(fx: &Fixture) {
-    let rule = "SPEC Paths: spaces in names are ordinary characters";
+    let rule = "semantics.md Paths: spaces in names are ordinary characters";
     fx.put("my dir/a file.txt", "spaced\n").await;
     let listed = ok(fx.backend.ls(&fx.path("my dir")).await, rule);
     let names: Vec<String> = listed.iter().map(|f| f.name().to_owned()).collect();
@@ -415,7 +423,7 @@ pub async fn spaces_in_names_round_trip(fx: &Fixture) {
 
 /// `ls`, `glob` and `grep` return virtual paths under the case root.
 pub async fn results_carry_virtual_paths(fx: &Fixture) {
-    let rule = "SPEC Paths: results always carry virtual paths, never host paths";
+    let rule = "semantics.md Paths: results always carry virtual paths, never host paths";
     fx.put("v/file.txt", "virtual\n").await;
     let listed = ok(fx.backend.ls(&fx.path("v")).await, rule);
     assert_eq!(

@@ -1,11 +1,12 @@
-//! `read`: paging through text files (SPEC.md, "File operations").
+//! `read`: paging through text files (docs/semantics.md, "Reading text").
 
 use backend_core::{ErrorKind, ReadResult};
 
 use crate::Fixture;
 use crate::check::{err_kind, ok};
 
-const READ: &str = "SPEC read: lines offset..offset+limit with total, first, last and next offset";
+const READ: &str =
+    "semantics.md read: lines offset..offset+limit with total, first, last and next offset";
 
 fn facts(r: &ReadResult) -> (usize, usize, usize, Option<usize>) {
     (r.total_lines, r.first_line, r.last_line, r.next_offset)
@@ -66,7 +67,7 @@ pub async fn read_limit_past_end_returns_rest(fx: &Fixture) {
 
 /// An empty file reads as empty with total 0.
 pub async fn read_empty_file(fx: &Fixture) {
-    let rule = "SPEC read: an empty file reads as empty with total 0";
+    let rule = "semantics.md read: an empty file reads as empty with total 0";
     fx.put("empty.txt", "").await;
     let r = ok(fx.backend.read(&fx.path("empty.txt"), 0, 10).await, rule);
     assert_eq!(r.content, "", "{rule}");
@@ -75,7 +76,7 @@ pub async fn read_empty_file(fx: &Fixture) {
 
 /// A last line without a newline counts as a line and comes back as is.
 pub async fn read_last_line_without_newline(fx: &Fixture) {
-    let rule = "SPEC read: a last line without newline counts and is returned as is";
+    let rule = "semantics.md read: a last line without newline counts and is returned as is";
     fx.put("f.txt", "a\nb").await;
     let r = ok(fx.backend.read(&fx.path("f.txt"), 0, 10).await, rule);
     assert_eq!(r.content, "a\nb", "{rule}");
@@ -86,7 +87,7 @@ pub async fn read_last_line_without_newline(fx: &Fixture) {
 
 /// CRLF line endings are returned unchanged.
 pub async fn read_keeps_crlf(fx: &Fixture) {
-    let rule = "SPEC read: line endings are preserved (CRLF kept)";
+    let rule = "semantics.md read: line endings are preserved (CRLF kept)";
     fx.put("dos.txt", "one\r\ntwo\r\nthree\r\n").await;
     let r = ok(fx.backend.read(&fx.path("dos.txt"), 0, 10).await, rule);
     assert_eq!(r.content, "one\r\ntwo\r\nthree\r\n", "{rule}");
@@ -106,7 +107,7 @@ pub async fn read_counts_blank_lines(fx: &Fixture) {
 
 /// An offset past the end is `invalid_argument`.
 pub async fn read_offset_past_end_is_invalid_argument(fx: &Fixture) {
-    let rule = "SPEC read: offset past the end → invalid_argument";
+    let rule = "semantics.md read: offset past the end → invalid_argument";
     fx.put("f.txt", "a\nb\n").await;
     err_kind(
         fx.backend.read(&fx.path("f.txt"), 2, 10).await,
@@ -122,7 +123,7 @@ pub async fn read_offset_past_end_is_invalid_argument(fx: &Fixture) {
 
 /// Bytes that are not UTF-8 are `not_a_text_file`.
 pub async fn read_non_utf8_is_not_a_text_file(fx: &Fixture) {
-    let rule = "SPEC read: bytes that are not UTF-8 → not_a_text_file";
+    let rule = "semantics.md read: bytes that are not UTF-8 → not_a_text_file";
     fx.put("latin1.txt", b"caf\xe9\n").await;
     err_kind(
         fx.backend.read(&fx.path("latin1.txt"), 0, 10).await,
@@ -132,7 +133,7 @@ pub async fn read_non_utf8_is_not_a_text_file(fx: &Fixture) {
     assert_eq!(
         fx.get("latin1.txt").await,
         b"caf\xe9\n",
-        "SPEC read_bytes still reads it"
+        "semantics.md read_bytes still reads it"
     );
 }
 
@@ -141,7 +142,7 @@ pub async fn read_missing_is_file_not_found(fx: &Fixture) {
     err_kind(
         fx.backend.read(&fx.path("absent.txt"), 0, 10).await,
         ErrorKind::FileNotFound,
-        "SPEC read: missing → file_not_found",
+        "semantics.md read: missing → file_not_found",
     );
 }
 
@@ -151,7 +152,7 @@ pub async fn read_directory_is_directory(fx: &Fixture) {
     err_kind(
         fx.backend.read(&fx.path("d"), 0, 10).await,
         ErrorKind::IsDirectory,
-        "SPEC read: a directory → is_directory",
+        "semantics.md read: a directory → is_directory",
     );
 }
 
@@ -177,7 +178,8 @@ pub async fn read_sees_latest_write(fx: &Fixture) {
 
 /// Extreme offsets and limits are answered, not overflowed.
 pub async fn read_extreme_offset_and_limit(fx: &Fixture) {
-    let rule = "SPEC read: offset past the end → invalid_argument; backends never panic on input";
+    let rule =
+        "semantics.md read: offset past the end → invalid_argument; backends never panic on input";
     fx.put("f.txt", "a\nb\n").await;
     err_kind(
         fx.backend.read(&fx.path("f.txt"), usize::MAX, 10).await,

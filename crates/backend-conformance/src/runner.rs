@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use backend_core::Capabilities;
 
+use crate::capability::Capability;
 use crate::fixture::{Fixture, Subject};
 use crate::report::{CaseReport, Outcome, Report};
 
@@ -25,8 +26,8 @@ pub struct Case {
     pub name: &'static str,
     /// The area (module) it belongs to.
     pub area: &'static str,
-    /// The capabilities (names from [`Capabilities::flags`]) it needs.
-    pub requires: &'static [&'static str],
+    /// The capabilities it needs.
+    pub requires: &'static [Capability],
     /// Runs the case on a fixture.
     pub run: fn(Fixture) -> CaseFuture,
 }
@@ -43,22 +44,37 @@ impl std::fmt::Debug for Case {
 
 impl Case {
     /// The capabilities this case needs that `caps` lacks.
-    pub fn missing(&self, caps: &Capabilities) -> Vec<&'static str> {
+    pub fn missing(&self, caps: &Capabilities) -> Vec<Capability> {
         missing(self.requires, caps)
     }
 }
 
-fn missing(requires: &[&'static str], caps: &Capabilities) -> Vec<&'static str> {
+fn missing(requires: &[Capability], caps: &Capabilities) -> Vec<Capability> {
     requires
         .iter()
         .copied()
-        .filter(|needed| {
-            !caps
-                .flags()
-                .iter()
-                .any(|(name, value)| name == needed && *value)
-        })
+        .filter(|needed| !needed.is_set(caps))
         .collect()
+}
+
+/// Why the capabilities listed in `conformance_tests!` differ from those the
+/// subject declares, if they do: the list decides which tests are ignored,
+/// so it must not drift from the backend.
+fn declared_mismatch(declared: &[Capability], caps: &Capabilities) -> Option<String> {
+    let actual = Capability::declared_by(caps);
+    let mut listed = declared.to_vec();
+    listed.sort();
+    listed.dedup();
+    if listed == actual {
+        return None;
+    }
+    let names = |list: &[Capability]| list.iter().map(|c| c.name()).collect::<Vec<_>>().join(", ");
+    Some(format!(
+        "conformance_tests! lists capabilities [{}] but the subject declares [{}]; \
+         make `capabilities: [...]` match the backend's capabilities()",
+        names(&listed),
+        names(&actual)
+    ))
 }
 
 /// Every case of the suite, in table order.
@@ -112,7 +128,7 @@ where
 /// Runs one case on `subject`: skip check, own task, timeout, cleanup.
 async fn run_one(
     subject: Subject,
-    requires: &[&'static str],
+    requires: &[Capability],
     run: fn(Fixture) -> CaseFuture,
 ) -> (Outcome, Option<String>, Duration) {
     let started = Instant::now();
@@ -120,7 +136,8 @@ async fn run_one(
     if !lacking.is_empty() {
         // Not run, but still handed back: a sandbox must be closed.
         let problems = Fixture::new(subject).close_only().await;
-        let message = format!("needs capability {}", lacking.join(", "));
+        let names: Vec<&str> = lacking.iter().map(|c| c.name()).collect();
+        let message = format!("needs capability {}", names.join(", "));
         return if problems.is_empty() {
             (Outcome::Skipped, Some(message), started.elapsed())
         } else {
@@ -180,13 +197,15 @@ fn runtime() -> tokio::runtime::Runtime {
     }
 }
 
-/// The body of one generated `#[test]`: runs one case on a fresh subject in
-/// a multi-threaded runtime and fails the test with the case's message.
-/// Used by [`conformance_tests!`](crate::conformance_tests).
+/// The body of one generated `#[test]`: checks the declared capabilities,
+/// runs one case on a fresh subject in a multi-threaded runtime and fails the
+/// test with the case's message. Used by
+/// [`conformance_tests!`](crate::conformance_tests).
 #[doc(hidden)]
 pub fn case_test<F, Fut>(
     factory: F,
-    requires: &'static [&'static str],
+    declared: &'static [Capability],
+    requires: &'static [Capability],
     run: fn(Fixture) -> CaseFuture,
 ) where
     F: Fn() -> Fut,
@@ -195,6 +214,14 @@ pub fn case_test<F, Fut>(
     let rt = runtime();
     let (outcome, message, _) = rt.block_on(async {
         let subject = factory().await;
+        if let Some(mut message) = declared_mismatch(declared, &subject.capabilities()) {
+            // Not run, but handed back: a sandbox must be closed.
+            let problems = Fixture::new(subject).close_only().await;
+            if !problems.is_empty() {
+                message.push_str(&format!("; {}", problems.join("; ")));
+            }
+            return (Outcome::Failed, Some(message), Duration::ZERO);
+        }
         run_one(subject, requires, run).await
     });
     match outcome {
@@ -206,15 +233,19 @@ pub fn case_test<F, Fut>(
 
 /// The body of the generated, ignored `conformance_report` test: runs the
 /// suite, prints a summary, writes `$CONFORMANCE_REPORT_DIR/<name>.json`
-/// when that variable is set, and fails if any case failed.
+/// when that variable is set, and fails if any case failed or the declared
+/// capabilities differ from the subject's.
 #[doc(hidden)]
-pub fn report_test<F, Fut>(name: &str, factory: F)
+pub fn report_test<F, Fut>(name: &str, factory: F, declared: &'static [Capability])
 where
     F: Fn() -> Fut,
     Fut: Future<Output = Subject>,
 {
     let rt = runtime();
     let report = rt.block_on(run_suite(name, factory));
+    if let Some(message) = declared_mismatch(declared, &report.capabilities) {
+        panic!("{message}");
+    }
     eprintln!("{}", report.summary());
     if let Some(dir) = std::env::var_os("CONFORMANCE_REPORT_DIR") {
         match report.write_to_dir(std::path::Path::new(&dir)) {

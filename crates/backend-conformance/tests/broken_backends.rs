@@ -277,7 +277,7 @@ async fn assert_caught(fault: Fault, expected: &[&str]) {
     for case in report.failures() {
         let message = case.message.as_deref().unwrap_or("");
         assert!(
-            message.contains("SPEC") || message.contains("Capabilities"),
+            message.contains("semantics.md") || message.contains("Capabilities"),
             "{fault:?}: {} failed without naming a rule: {message}",
             case.name
         );

@@ -11,4 +11,8 @@ async fn make() -> Subject {
     Subject::sandbox(Arc::new(common::sandbox().await))
 }
 
-backend_conformance::conformance_tests!(name: "docker", factory: make);
+backend_conformance::conformance_tests!(
+    name: "docker",
+    factory: make,
+    capabilities: [execute, execute_streaming, atomic_edit, empty_directories, modified_time],
+);

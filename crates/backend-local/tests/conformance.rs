@@ -34,14 +34,26 @@ async fn make_sandbox() -> Subject {
 }
 
 mod local {
-    backend_conformance::conformance_tests!(name: "local", factory: super::make_local);
+    backend_conformance::conformance_tests!(
+        name: "local",
+        factory: super::make_local,
+        capabilities: [persistent, atomic_edit, empty_directories, modified_time],
+    );
 }
 
 mod local_overlay {
-    backend_conformance::conformance_tests!(name: "local-overlay", factory: super::make_overlay);
+    backend_conformance::conformance_tests!(
+        name: "local-overlay",
+        factory: super::make_overlay,
+        capabilities: [atomic_edit, modified_time],
+    );
 }
 
 #[cfg(feature = "local-exec")]
 mod local_sandbox {
-    backend_conformance::conformance_tests!(name: "local-sandbox", factory: super::make_sandbox);
+    backend_conformance::conformance_tests!(
+        name: "local-sandbox",
+        factory: super::make_sandbox,
+        capabilities: [execute, execute_streaming, persistent, atomic_edit, empty_directories, modified_time],
+    );
 }

@@ -66,17 +66,29 @@ async fn make_runloop() -> Subject {
 
 #[cfg(feature = "e2b")]
 mod e2b {
-    backend_conformance::conformance_tests!(name: "e2b", factory: super::make_e2b);
+    backend_conformance::conformance_tests!(
+        name: "e2b",
+        factory: super::make_e2b,
+        capabilities: [execute, execute_streaming, atomic_edit, empty_directories, modified_time],
+    );
 }
 
 #[cfg(feature = "daytona")]
 mod daytona {
-    backend_conformance::conformance_tests!(name: "daytona", factory: super::make_daytona);
+    backend_conformance::conformance_tests!(
+        name: "daytona",
+        factory: super::make_daytona,
+        capabilities: [execute, atomic_edit, empty_directories, modified_time],
+    );
 }
 
 #[cfg(feature = "runloop")]
 mod runloop {
-    backend_conformance::conformance_tests!(name: "runloop", factory: super::make_runloop);
+    backend_conformance::conformance_tests!(
+        name: "runloop",
+        factory: super::make_runloop,
+        capabilities: [execute, atomic_edit, empty_directories, modified_time],
+    );
 }
 
 /// Modal (experimental): one fake Modal server for the whole run, serving
@@ -100,5 +112,9 @@ mod modal {
         Subject::sandbox(Arc::new(sandbox))
     }
 
-    backend_conformance::conformance_tests!(name: "modal", factory: make_modal);
+    backend_conformance::conformance_tests!(
+        name: "modal",
+        factory: make_modal,
+        capabilities: [execute, execute_streaming, atomic_edit, empty_directories, modified_time],
+    );
 }

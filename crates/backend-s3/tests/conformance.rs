@@ -11,4 +11,8 @@ async fn make() -> Subject {
     Subject::backend(Arc::new(support::backend("conformance").await))
 }
 
-backend_conformance::conformance_tests!(name: "s3", factory: make);
+backend_conformance::conformance_tests!(
+    name: "s3",
+    factory: make,
+    capabilities: [persistent, atomic_edit, modified_time],
+);

@@ -10,4 +10,8 @@ async fn make() -> Subject {
     Subject::backend(Arc::new(StateBackend::new()))
 }
 
-backend_conformance::conformance_tests!(name: "state", factory: make);
+backend_conformance::conformance_tests!(
+    name: "state",
+    factory: make,
+    capabilities: [atomic_edit, empty_directories, modified_time, snapshot],
+);

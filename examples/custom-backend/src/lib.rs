@@ -4,7 +4,7 @@
 //! `docs/writing-a-backend.md` and passes the whole conformance suite.
 //!
 //! What it shows:
-//! - every path an agent gives goes through [`VirtualPath::parse`] first;
+//! - every path an agent gives goes through [`VirtualPath::parse_for`] first;
 //! - the rules that must be identical everywhere come from `backend-core`:
 //!   [`text::apply_edit`] for edits, [`GlobPattern`] for glob,
 //!   [`GrepMatcher`] and [`GrepCollector`] for grep, and the default `read`
@@ -61,12 +61,6 @@ impl MapBackend {
     }
 }
 
-/// Step one of every method: the agent's string becomes a [`VirtualPath`]
-/// or an `invalid_path` error.
-fn parse(path: &str, operation: Operation) -> Result<VirtualPath> {
-    VirtualPath::parse(path).map_err(|e| e.with_operation(operation))
-}
-
 /// The files strictly under `dir`, in path order.
 ///
 /// Keys that start with the text of `dir` are contiguous in the map; among
@@ -97,7 +91,7 @@ impl Backend for MapBackend {
     }
 
     async fn ls(&self, path: &str) -> Result<Vec<FileInfo>> {
-        let dir = parse(path, Operation::Ls)?;
+        let dir = VirtualPath::parse_for(path, Operation::Ls)?;
         let files = self.lock();
         if files.contains_key(&dir) {
             return Err(Error::not_a_directory(dir.as_str()).with_operation(Operation::Ls));
@@ -126,7 +120,7 @@ impl Backend for MapBackend {
     }
 
     async fn stat(&self, path: &str) -> Result<FileInfo> {
-        let path = parse(path, Operation::Stat)?;
+        let path = VirtualPath::parse_for(path, Operation::Stat)?;
         let files = self.lock();
         match files.get(&path) {
             Some(content) => Ok(FileInfo::file(path, content.len() as u64)),
@@ -136,7 +130,7 @@ impl Backend for MapBackend {
     }
 
     async fn read_bytes(&self, path: &str) -> Result<Vec<u8>> {
-        let path = parse(path, Operation::ReadBytes)?;
+        let path = VirtualPath::parse_for(path, Operation::ReadBytes)?;
         let files = self.lock();
         match files.get(&path) {
             Some(content) => Ok(content.clone()),
@@ -148,7 +142,7 @@ impl Backend for MapBackend {
     }
 
     async fn write(&self, path: &str, content: Vec<u8>) -> Result<()> {
-        let path = parse(path, Operation::Write)?;
+        let path = VirtualPath::parse_for(path, Operation::Write)?;
         let mut files = self.lock();
         if is_dir(&files, &path) {
             return Err(Error::is_directory(path.as_str()).with_operation(Operation::Write));
@@ -169,7 +163,7 @@ impl Backend for MapBackend {
         new: &str,
         replace_all: bool,
     ) -> Result<EditResult> {
-        let path = parse(path, Operation::Edit)?;
+        let path = VirtualPath::parse_for(path, Operation::Edit)?;
         let mut files = self.lock();
         let Some(content) = files.get(&path) else {
             let err = if is_dir(&files, &path) {
@@ -189,7 +183,7 @@ impl Backend for MapBackend {
     }
 
     async fn delete(&self, path: &str, recursive: bool) -> Result<()> {
-        let path = parse(path, Operation::Delete)?;
+        let path = VirtualPath::parse_for(path, Operation::Delete)?;
         if path.is_root() {
             return Err(Error::new(
                 ErrorKind::PermissionDenied,
@@ -219,7 +213,7 @@ impl Backend for MapBackend {
     }
 
     async fn glob(&self, request: &GlobRequest) -> Result<GlobResult> {
-        let base = parse(&request.path, Operation::Glob)?;
+        let base = VirtualPath::parse_for(&request.path, Operation::Glob)?;
         let pattern =
             GlobPattern::new(&request.pattern).map_err(|e| e.with_operation(Operation::Glob))?;
         let files = self.lock();
@@ -237,7 +231,7 @@ impl Backend for MapBackend {
     }
 
     async fn grep(&self, request: &GrepRequest) -> Result<GrepResult> {
-        let base = parse(&request.path, Operation::Grep)?;
+        let base = VirtualPath::parse_for(&request.path, Operation::Grep)?;
         let matcher = GrepMatcher::new(request).map_err(|e| e.with_operation(Operation::Grep))?;
         let mut collector = GrepCollector::new(request);
         let files = self.lock();

@@ -10,4 +10,8 @@ async fn make() -> Subject {
     Subject::backend(Arc::new(MapBackend::new()))
 }
 
-backend_conformance::conformance_tests!(name: "custom-example", factory: make);
+backend_conformance::conformance_tests!(
+    name: "custom-example",
+    factory: make,
+    capabilities: [atomic_edit],
+);
