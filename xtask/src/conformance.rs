@@ -122,6 +122,13 @@ pub(crate) const TARGETS: &[Target] = &[
         cargo_args: &[],
     },
     Target {
+        name: "layers",
+        package: "backend-layers",
+        dir: "crates/backend-layers",
+        test: "conformance",
+        cargo_args: &["--all-features"],
+    },
+    Target {
         name: "custom-example",
         package: "custom-backend-example",
         dir: "examples/custom-backend",

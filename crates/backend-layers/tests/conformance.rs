@@ -24,4 +24,8 @@ async fn make() -> Subject {
     Subject::backend(layered)
 }
 
-backend_conformance::conformance_tests!(name: "layers", factory: make);
+backend_conformance::conformance_tests!(
+    name: "layers",
+    factory: make,
+    capabilities: [atomic_edit, empty_directories, modified_time, snapshot],
+);
