@@ -137,6 +137,9 @@ pub(crate) const TARGETS: &[Target] = &[
     },
 ];
 
+/// Stands for "every package" in the list of cargo runs.
+const WORKSPACE: &str = "--workspace";
+
 const USAGE: &str = "usage: cargo xtask conformance [--backend NAME ...]";
 
 pub(crate) fn run(args: &[String]) -> Result<()> {
@@ -158,25 +161,40 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
             runs.push((t.package, t.test, t.cargo_args));
         }
     }
+    // The whole table (as CI asks for it) is one workspace-wide invocation
+    // with the feature set of the main test run, so nothing is rebuilt.
+    let whole_table = selected.len() == TARGETS.len();
+    if whole_table {
+        runs = vec![(WORKSPACE, "conformance", &["--all-features"])];
+    }
     for (package, test, cargo_args) in runs {
         let group: Vec<&&Target> = selected
             .iter()
-            .filter(|t| t.package == package && t.test == test)
+            .filter(|t| package == WORKSPACE || (t.package == package && t.test == test))
             .collect();
-        let test_file = root.join(group[0].dir).join(format!("tests/{test}.rs"));
-        if !test_file.exists() {
-            for t in &group {
-                missing.push((t.name, format!("{}/tests/{test}.rs does not exist", t.dir)));
+        let mut present = Vec::new();
+        for t in &group {
+            if root.join(t.dir).join(format!("tests/{}.rs", t.test)).exists() {
+                present.push(*t);
+            } else {
+                missing.push((t.name, format!("{}/tests/{}.rs does not exist", t.dir, t.test)));
             }
+        }
+        if present.is_empty() {
             continue;
         }
+        let group = present;
         for t in &group {
             // A stale report must not stand in for this run's.
             let _ = std::fs::remove_file(report_dir.join(format!("{}.json", t.name)));
         }
         let mut cmd = cargo();
-        cmd.args(["test", "-p", package, "--test", test])
-            .args(cargo_args)
+        if package == WORKSPACE {
+            cmd.args(["test", "--workspace", "--test", test]);
+        } else {
+            cmd.args(["test", "-p", package, "--test", test]);
+        }
+        cmd.args(cargo_args)
             .args(["--", "--ignored", "conformance_report"])
             .env("CONFORMANCE_REPORT_DIR", &report_dir);
         eprintln!(
@@ -192,9 +210,11 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
                 missing.push((
                     t.name,
                     format!(
-                        "`cargo test -p {package} --test {test}` ({status}) wrote no {}.json; \
+                        "`{}` ({status}) wrote no {}.json; \
                          does tests/{test}.rs call conformance_tests!(name: \"{}\", ...)?",
-                        t.name, t.name
+                        crate::display(&cmd),
+                        t.name,
+                        t.name
                     ),
                 ));
             }
