@@ -13,7 +13,6 @@ use super::Shared;
 use super::grpc::{self, BoxFuture, BoxStream, Dispatch, HttpRequest, HttpResponse, meta};
 use super::proto::*;
 
-const PREFIX: &str = "/modal.task_command_router.TaskCommandRouter/";
 /// Largest chunk sent in one `TaskExecStdioReadResponse`.
 const CHUNK: usize = 64 * 1024;
 
@@ -22,29 +21,24 @@ const CHUNK: usize = 64 * 1024;
 pub(crate) struct RouterService(pub(crate) Arc<Shared>);
 
 impl Dispatch for RouterService {
-    fn dispatch(&self, request: HttpRequest) -> BoxFuture<HttpResponse> {
+    const PREFIX: &'static str = "/modal.task_command_router.TaskCommandRouter/";
+
+    fn dispatch(&self, method: &str, request: HttpRequest) -> Option<BoxFuture<HttpResponse>> {
         let shared = self.0.clone();
-        Box::pin(async move {
-            let path = request.uri().path().to_owned();
-            let Some(method) = path.strip_prefix(PREFIX) else {
-                return grpc::unimplemented(&path);
-            };
-            let answer: BoxFuture<HttpResponse> = match method {
-                "TaskExecStart" => Box::pin(grpc::unary(request, move |r| async move {
-                    shared.exec_start(r).await
-                })),
-                "TaskExecStdioRead" => Box::pin(grpc::server_streaming(request, move |r| {
-                    shared.exec_read(r)
-                })),
-                "TaskExecWait" => Box::pin(grpc::unary(request, move |r| async move {
-                    shared.exec_wait(r).await
-                })),
-                "TaskExecStdinWrite" => Box::pin(grpc::unary(request, move |r| async move {
-                    shared.exec_stdin(r).await
-                })),
-                _ => return grpc::unimplemented(&path),
-            };
-            answer.await
+        Some(match method {
+            "TaskExecStart" => Box::pin(grpc::unary(request, move |r| async move {
+                shared.exec_start(r).await
+            })),
+            "TaskExecStdioRead" => Box::pin(grpc::server_streaming(request, move |r| {
+                shared.exec_read(r)
+            })),
+            "TaskExecWait" => Box::pin(grpc::unary(request, move |r| async move {
+                shared.exec_wait(r).await
+            })),
+            "TaskExecStdinWrite" => Box::pin(grpc::unary(request, move |r| async move {
+                shared.exec_stdin(r).await
+            })),
+            _ => return None,
         })
     }
 }
