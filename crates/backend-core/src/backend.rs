@@ -19,7 +19,7 @@ use crate::types::{
 /// The trait is object safe; hold backends as `Arc<dyn Backend>`.
 ///
 /// # Contract
-/// The full semantics are in SPEC.md and are checked by the
+/// The full semantics are in `docs/semantics.md` and are checked by the
 /// `backend-conformance` suite; in short:
 /// - `ls` lists direct children sorted by name; a file gives
 ///   `not_a_directory`, a missing path `file_not_found`.

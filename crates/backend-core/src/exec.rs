@@ -258,20 +258,89 @@ pub enum ExecEvent {
 /// The events of a streaming execution.
 pub type ExecStream = Pin<Box<dyn Stream<Item = Result<ExecEvent>> + Send + 'static>>;
 
+/// A per-stream byte cap: the first `limit` bytes of a stream pass, the
+/// rest is counted and dropped, never buffered.
+///
+/// Every exec implementation keeps one budget for stdout and one for stderr
+/// (sized by [`ExecRequest::output_limit`]) and reports
+/// [`truncated`](Self::truncated) in [`ExitStatus`].
+///
+/// # Example
+/// ```
+/// use backend_core::exec::OutputBudget;
+/// let mut budget = OutputBudget::new(5);
+/// assert_eq!(budget.take(b"abc"), b"abc");
+/// assert_eq!(budget.take(b"defg"), b"de");
+/// assert_eq!(budget.take(b"h"), b"");
+/// assert!(budget.truncated());
+/// assert_eq!(budget.dropped(), 3);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OutputBudget {
+    limit: usize,
+    kept: usize,
+    dropped: u64,
+}
+
+impl OutputBudget {
+    /// A budget letting `limit` bytes through.
+    pub fn new(limit: usize) -> Self {
+        OutputBudget {
+            limit,
+            kept: 0,
+            dropped: 0,
+        }
+    }
+
+    /// The part of `chunk` that still fits; the rest is counted as dropped.
+    pub fn take<'a>(&mut self, chunk: &'a [u8]) -> &'a [u8] {
+        let room = self.remaining();
+        let (kept, cut) = chunk.split_at(chunk.len().min(room));
+        self.kept += kept.len();
+        self.dropped = self.dropped.saturating_add(cut.len() as u64);
+        kept
+    }
+
+    /// Whether any byte was dropped.
+    pub fn truncated(&self) -> bool {
+        self.dropped > 0
+    }
+
+    /// How many bytes were dropped.
+    pub fn dropped(&self) -> u64 {
+        self.dropped
+    }
+
+    /// How many bytes were let through.
+    pub fn kept(&self) -> usize {
+        self.kept
+    }
+
+    /// How many more bytes may pass.
+    pub fn remaining(&self) -> usize {
+        self.limit.saturating_sub(self.kept)
+    }
+
+    /// The cap this budget was made with.
+    pub fn limit(&self) -> usize {
+        self.limit
+    }
+}
+
 /// Collects a stream into an [`ExecOutput`], keeping at most `limit` bytes of
 /// each stream (the sandbox has normally capped them already).
 pub async fn collect_output(mut stream: ExecStream, limit: usize) -> Result<ExecOutput> {
     use futures::StreamExt;
     let mut out = ExecOutput::default();
-    let (mut cut_out, mut cut_err) = (false, false);
+    let (mut out_budget, mut err_budget) = (OutputBudget::new(limit), OutputBudget::new(limit));
     while let Some(event) = stream.next().await {
         match event? {
-            ExecEvent::Stdout(chunk) => cut_out |= append_capped(&mut out.stdout, &chunk, limit),
-            ExecEvent::Stderr(chunk) => cut_err |= append_capped(&mut out.stderr, &chunk, limit),
+            ExecEvent::Stdout(chunk) => out.stdout.extend_from_slice(out_budget.take(&chunk)),
+            ExecEvent::Stderr(chunk) => out.stderr.extend_from_slice(err_budget.take(&chunk)),
             ExecEvent::Exit(status) => {
                 out.status = status;
-                out.status.stdout_truncated |= cut_out;
-                out.status.stderr_truncated |= cut_err;
+                out.status.stdout_truncated |= out_budget.truncated();
+                out.status.stderr_truncated |= err_budget.truncated();
                 return Ok(out);
             }
         }
@@ -283,14 +352,77 @@ pub async fn collect_output(mut stream: ExecStream, limit: usize) -> Result<Exec
     .with_operation(crate::Operation::Execute))
 }
 
-/// Appends as much of `chunk` as fits under `limit`; returns whether any was dropped.
+/// Appends as much of `chunk` as keeps `buf` within `limit` bytes; returns
+/// whether any was dropped. For a stream, keep an [`OutputBudget`] instead:
+/// it also counts what was dropped.
 pub fn append_capped(buf: &mut Vec<u8>, chunk: &[u8], limit: usize) -> bool {
-    let room = limit.saturating_sub(buf.len());
-    if chunk.len() <= room {
-        buf.extend_from_slice(chunk);
-        false
-    } else {
-        buf.extend_from_slice(&chunk[..room]);
-        true
+    let mut budget = OutputBudget::new(limit.saturating_sub(buf.len()));
+    buf.extend_from_slice(budget.take(chunk));
+    budget.truncated()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn budget_lets_the_limit_through_and_counts_the_rest() {
+        let mut budget = OutputBudget::new(4);
+        assert!(!budget.truncated());
+        assert_eq!(budget.take(b""), b"");
+        assert_eq!(budget.take(b"ab"), b"ab");
+        assert_eq!(budget.take(b"cd"), b"cd");
+        assert!(!budget.truncated(), "exactly the limit is not a cut");
+        assert_eq!(budget.take(b"efg"), b"");
+        assert!(budget.truncated());
+        assert_eq!(
+            (budget.kept(), budget.dropped(), budget.remaining()),
+            (4, 3, 0)
+        );
+    }
+
+    #[test]
+    fn zero_budget_drops_everything() {
+        let mut budget = OutputBudget::new(0);
+        assert_eq!(budget.take(b"x"), b"");
+        assert_eq!(budget.dropped(), 1);
+    }
+
+    #[test]
+    fn append_capped_counts_what_the_buffer_holds() {
+        let mut buf = b"abc".to_vec();
+        assert!(!append_capped(&mut buf, b"d", 4));
+        assert!(append_capped(&mut buf, b"ef", 4));
+        assert_eq!(buf, b"abcd");
+        // A buffer already past the limit takes nothing.
+        let mut full = b"abcdef".to_vec();
+        assert!(append_capped(&mut full, b"g", 4));
+        assert_eq!(full, b"abcdef");
+    }
+
+    #[tokio::test]
+    async fn collect_output_caps_each_stream_and_sets_the_flags() {
+        let events = vec![
+            Ok(ExecEvent::Stdout(b"hello ".to_vec())),
+            Ok(ExecEvent::Stderr(b"e".to_vec())),
+            Ok(ExecEvent::Stdout(b"world".to_vec())),
+            Ok(ExecEvent::Exit(ExitStatus::exited(0, Duration::ZERO))),
+        ];
+        let stream: ExecStream = Box::pin(futures::stream::iter(events));
+        let out = collect_output(stream, 8)
+            .await
+            .expect("the stream ends with an exit");
+        assert_eq!(out.stdout, b"hello wo");
+        assert_eq!(out.stderr, b"e");
+        assert!(out.status.stdout_truncated && !out.status.stderr_truncated);
+    }
+
+    #[tokio::test]
+    async fn collect_output_without_exit_is_unavailable() {
+        let stream: ExecStream = Box::pin(futures::stream::iter(vec![Ok(ExecEvent::Stdout(
+            b"x".to_vec(),
+        ))]));
+        let err = collect_output(stream, 8).await.expect_err("no exit status");
+        assert_eq!(err.kind(), crate::ErrorKind::Unavailable);
     }
 }
