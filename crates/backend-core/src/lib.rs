@@ -29,6 +29,7 @@ pub mod glob;
 pub mod grep;
 mod handle;
 mod path;
+pub mod retry;
 pub mod sync;
 pub mod text;
 mod types;
