@@ -2,6 +2,8 @@
 //! then matching (and for grep, fetching candidates concurrently, in path
 //! order).
 
+use std::sync::Arc;
+
 use backend_core::{
     FileInfo, GlobPattern, GlobRequest, GlobResult, GrepCollector, GrepMatcher, GrepRequest,
     GrepResult, Operation, Result, VirtualPath,
@@ -9,16 +11,25 @@ use backend_core::{
 use futures::StreamExt;
 
 use crate::objects::Objects;
+use crate::store::Listing;
 
-/// The key prefix of `base` extended by the pattern's literal leading
+/// Every object under `base` extended by the pattern's literal leading
 /// segments, so the listing holds only keys that can match.
-fn narrowed_prefix(objects: &Objects, base: &VirtualPath, narrowing: &[impl AsRef<str>]) -> String {
+async fn narrowed_listing(
+    objects: &Objects,
+    base: &VirtualPath,
+    narrowing: &[impl AsRef<str>],
+    op: Operation,
+) -> Result<Arc<Listing>> {
     let mut prefix = objects.store.dir_prefix(base);
     for segment in narrowing {
         prefix.push_str(segment.as_ref());
         prefix.push('/');
     }
-    prefix
+    objects
+        .list(&prefix, false)
+        .await
+        .map_err(|f| objects.fail(f, base, op))
 }
 
 /// For a narrowed listing that came back empty below `base` (not the
@@ -49,11 +60,7 @@ pub(crate) async fn glob(objects: &Objects, request: &GlobRequest) -> Result<Glo
     let base = VirtualPath::parse_for(&request.path, op)?;
     let pattern = GlobPattern::new(&request.pattern).map_err(|e| e.with_operation(op))?;
     let narrowing = pattern.literal_prefix();
-    let prefix = narrowed_prefix(objects, &base, &narrowing);
-    let listing = objects
-        .list(&prefix, false)
-        .await
-        .map_err(|f| objects.fail(f, &base, op))?;
+    let listing = narrowed_listing(objects, &base, &narrowing, op).await?;
     if listing.objects.is_empty() && !base.is_root() {
         check_base_dir(objects, &base, !narrowing.is_empty(), op).await?;
     }
@@ -91,11 +98,7 @@ pub(crate) async fn grep(objects: &Objects, request: &GrepRequest) -> Result<Gre
         None => Vec::new(),
     };
     let mut collector = GrepCollector::new(request);
-    let prefix = narrowed_prefix(objects, &base, &narrowing);
-    let listing = objects
-        .list(&prefix, false)
-        .await
-        .map_err(|f| objects.fail(f, &base, op))?;
+    let listing = narrowed_listing(objects, &base, &narrowing, op).await?;
     if listing.objects.is_empty() && !base.is_root() {
         // Either a single file, an empty narrowing, or nothing at all.
         match objects.get_object(&objects.store.key(&base)).await {
