@@ -12,6 +12,7 @@ use tonic::{Request, Response, Status};
 use super::Shared;
 use super::grpc::{self, BoxFuture, BoxStream, Dispatch, HttpRequest, HttpResponse, meta};
 use super::proto::*;
+use crate::common::lock;
 
 /// Largest chunk sent in one `TaskExecStdioReadResponse`.
 const CHUNK: usize = 64 * 1024;
@@ -81,10 +82,7 @@ impl ExecRecord {
 
     /// Whether the process has exited.
     pub fn exited(&self) -> bool {
-        self.exit
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .is_some()
+        lock(&self.exit).is_some()
     }
 
     fn pipe(&self, fd: i32) -> &Mutex<Pipe> {
@@ -256,7 +254,7 @@ impl Shared {
                 }
                 Err(_) => ExitStatus::Code(-1),
             };
-            *waiter.exit.lock().unwrap_or_else(|p| p.into_inner()) = Some(exit);
+            *lock(&waiter.exit) = Some(exit);
             waiter.changed.notify_waiters();
         });
         if let Some(secs) = r.timeout_secs.filter(|s| *s > 0) {
@@ -292,7 +290,7 @@ impl Shared {
                     tokio::pin!(notified);
                     notified.as_mut().enable();
                     {
-                        let pipe = exec.pipe(fd).lock().unwrap_or_else(|p| p.into_inner());
+                        let pipe = lock(exec.pipe(fd));
                         if offset > pipe.data.len() && pipe.eof {
                             return Some((
                                 Err(Status::out_of_range("offset is past the end of the output")),
@@ -330,7 +328,7 @@ impl Shared {
             let notified = exec.changed.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            if let Some(exit) = exec.exit.lock().unwrap_or_else(|p| p.into_inner()).clone() {
+            if let Some(exit) = lock(&exec.exit).clone() {
                 return Ok(Response::new(TaskExecWaitResponse {
                     exit_status: Some(exit),
                 }));
@@ -385,7 +383,7 @@ async fn pump(mut pipe: impl tokio::io::AsyncRead + Unpin, record: Arc<ExecRecor
     loop {
         let n = pipe.read(&mut buf).await.unwrap_or(0);
         {
-            let mut out = record.pipe(fd).lock().unwrap_or_else(|p| p.into_inner());
+            let mut out = lock(record.pipe(fd));
             if n == 0 {
                 out.eof = true;
             } else {
