@@ -1,4 +1,4 @@
-//! S3 failures turned into the kinds of SPEC.md.
+//! S3 failures turned into the kinds of `docs/semantics.md`.
 //!
 //! The source attached to an error is rebuilt from the error code, message
 //! and HTTP status only: the SDK's own error values can hold the raw

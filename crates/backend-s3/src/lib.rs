@@ -7,7 +7,7 @@
 //! directories with delimiter listing, narrows `glob` and `grep` to the
 //! pattern's literal prefix, fetches grep candidates concurrently, makes
 //! `edit` a compare-and-swap on the ETag, uploads large files in parts, and
-//! maps S3 errors to the kinds of SPEC.md.
+//! maps S3 errors to the kinds of `docs/semantics.md`.
 //!
 //! # Example
 //! ```no_run
@@ -28,9 +28,13 @@
 //! ```
 
 mod backend;
+mod batch;
 mod cache;
 mod config;
+mod edit;
 mod error;
+mod objects;
+mod search;
 mod store;
 
 pub use backend::S3Backend;

@@ -11,47 +11,40 @@ use super::grpc::{self, BoxFuture, BoxStream, Dispatch, HttpRequest, HttpRespons
 use super::proto::*;
 use super::{SandboxRecord, Shared};
 
-const PREFIX: &str = "/modal.client.ModalClient/";
-
 /// The control-plane service.
 #[derive(Clone)]
 pub(crate) struct ApiService(pub(crate) Arc<Shared>);
 
 impl Dispatch for ApiService {
-    fn dispatch(&self, request: HttpRequest) -> BoxFuture<HttpResponse> {
+    const PREFIX: &'static str = "/modal.client.ModalClient/";
+
+    fn dispatch(&self, method: &str, request: HttpRequest) -> Option<BoxFuture<HttpResponse>> {
         let shared = self.0.clone();
-        Box::pin(async move {
-            let path = request.uri().path().to_owned();
-            let Some(method) = path.strip_prefix(PREFIX) else {
-                return grpc::unimplemented(&path);
-            };
-            let answer: BoxFuture<HttpResponse> = match method {
-                "AppGetOrCreate" => Box::pin(grpc::unary(request, move |r| async move {
-                    shared.app_get_or_create(r)
-                })),
-                "ImageGetOrCreate" => Box::pin(grpc::unary(request, move |r| async move {
-                    shared.image_get_or_create(r)
-                })),
-                "ImageJoinStreaming" => Box::pin(grpc::server_streaming(request, move |r| {
-                    shared.image_join(r)
-                })),
-                "SandboxCreate" => Box::pin(grpc::unary(request, move |r| async move {
-                    shared.sandbox_create(r)
-                })),
-                "SandboxGetTaskId" => Box::pin(grpc::unary(request, move |r| async move {
-                    shared.sandbox_task_id(r)
-                })),
-                "SandboxGetCommandRouterAccess" => {
-                    Box::pin(grpc::unary(request, move |r| async move {
-                        shared.router_access(r)
-                    }))
-                }
-                "SandboxTerminate" => Box::pin(grpc::unary(request, move |r| async move {
-                    shared.sandbox_terminate(r)
-                })),
-                _ => return grpc::unimplemented(&path),
-            };
-            answer.await
+        Some(match method {
+            "AppGetOrCreate" => Box::pin(grpc::unary(request, move |r| async move {
+                shared.app_get_or_create(r)
+            })),
+            "ImageGetOrCreate" => Box::pin(grpc::unary(request, move |r| async move {
+                shared.image_get_or_create(r)
+            })),
+            "ImageJoinStreaming" => Box::pin(grpc::server_streaming(request, move |r| {
+                shared.image_join(r)
+            })),
+            "SandboxCreate" => Box::pin(grpc::unary(request, move |r| async move {
+                shared.sandbox_create(r)
+            })),
+            "SandboxGetTaskId" => Box::pin(grpc::unary(request, move |r| async move {
+                shared.sandbox_task_id(r)
+            })),
+            "SandboxGetCommandRouterAccess" => {
+                Box::pin(grpc::unary(request, move |r| async move {
+                    shared.router_access(r)
+                }))
+            }
+            "SandboxTerminate" => Box::pin(grpc::unary(request, move |r| async move {
+                shared.sandbox_terminate(r)
+            })),
+            _ => return None,
         })
     }
 }

@@ -98,10 +98,14 @@ pub(crate) fn unimplemented(path: &str) -> HttpResponse {
     Status::unimplemented(format!("the Modal fake does not implement {path}")).into_http()
 }
 
-/// A whole service: a function from request to response.
+/// A whole service: the calls under one path prefix.
 pub(crate) trait Dispatch: Clone + Send + Sync + 'static {
-    /// Routes one call by its path.
-    fn dispatch(&self, request: HttpRequest) -> BoxFuture<HttpResponse>;
+    /// The service's path prefix, `/package.Service/`.
+    const PREFIX: &'static str;
+
+    /// The answer to `method` (the path after the prefix); `None` for a
+    /// method the fake does not serve.
+    fn dispatch(&self, method: &str, request: HttpRequest) -> Option<BoxFuture<HttpResponse>>;
 }
 
 /// Adapts a [`Dispatch`] to the server.
@@ -118,8 +122,17 @@ impl<D: Dispatch> Service<HttpRequest> for Svc<D> {
     }
 
     fn call(&mut self, request: HttpRequest) -> Self::Future {
-        let answer = self.0.dispatch(request);
-        Box::pin(async move { Ok(answer.await) })
+        let path = request.uri().path().to_owned();
+        let answer = match path.strip_prefix(D::PREFIX) {
+            Some(method) => self.0.dispatch(method, request),
+            None => None,
+        };
+        Box::pin(async move {
+            Ok(match answer {
+                Some(answer) => answer.await,
+                None => unimplemented(&path),
+            })
+        })
     }
 }
 

@@ -27,6 +27,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
+use crate::common::lock;
 use tonic::Code;
 
 pub use router::ExecRecord;
@@ -102,16 +103,8 @@ pub(crate) struct SandboxRecord {
 impl Shared {
     /// Counts a call and returns the injected fault for it, if any.
     pub(crate) fn enter(&self, method: &str) -> Option<tonic::Status> {
-        *self
-            .calls
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .entry(method.to_owned())
-            .or_default() += 1;
-        let code = self
-            .faults
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
+        *lock(&self.calls).entry(method.to_owned()).or_default() += 1;
+        let code = lock(&self.faults)
             .get_mut(method)
             .and_then(VecDeque::pop_front)?;
         Some(tonic::Status::new(
@@ -121,7 +114,7 @@ impl Shared {
     }
 
     pub(crate) fn lock(&self) -> std::sync::MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
+        lock(&self.state)
     }
 
     /// Ends a sandbox: kills its commands and removes its directory.
@@ -238,20 +231,14 @@ impl FakeModal {
     /// Makes the next `times` calls of `method` (short name, e.g.
     /// `SandboxCreate`) fail with `code` (after the metadata checks).
     pub fn inject(&self, method: &str, code: Code, times: u32) {
-        let mut faults = self.shared.faults.lock().unwrap_or_else(|p| p.into_inner());
+        let mut faults = lock(&self.shared.faults);
         let queue = faults.entry(method.to_owned()).or_default();
         queue.extend(std::iter::repeat_n(code, times as usize));
     }
 
     /// How many calls of `method` (short name) arrived, failed ones included.
     pub fn calls(&self, method: &str) -> u32 {
-        self.shared
-            .calls
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(method)
-            .copied()
-            .unwrap_or(0)
+        lock(&self.shared.calls).get(method).copied().unwrap_or(0)
     }
 
     /// Sandboxes created and not terminated.

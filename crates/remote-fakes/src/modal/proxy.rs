@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
+use crate::common::lock;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::AbortHandle;
 
@@ -48,7 +49,7 @@ impl Relay {
                     let _ = server.set_nodelay(true);
                     let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
                 });
-                let mut open = me.open.lock().unwrap_or_else(|p| p.into_inner());
+                let mut open = lock(&me.open);
                 open.retain(|h| !h.is_finished());
                 open.push(conn.abort_handle());
             }
@@ -59,12 +60,7 @@ impl Relay {
     /// Drops every open connection and refuses new ones.
     pub(crate) fn cut(&self) {
         self.refusing.store(true, Ordering::SeqCst);
-        for conn in self
-            .open
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .drain(..)
-        {
+        for conn in lock(&self.open).drain(..) {
             conn.abort();
         }
     }

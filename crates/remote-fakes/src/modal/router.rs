@@ -12,8 +12,8 @@ use tonic::{Request, Response, Status};
 use super::Shared;
 use super::grpc::{self, BoxFuture, BoxStream, Dispatch, HttpRequest, HttpResponse, meta};
 use super::proto::*;
+use crate::common::lock;
 
-const PREFIX: &str = "/modal.task_command_router.TaskCommandRouter/";
 /// Largest chunk sent in one `TaskExecStdioReadResponse`.
 const CHUNK: usize = 64 * 1024;
 
@@ -22,29 +22,24 @@ const CHUNK: usize = 64 * 1024;
 pub(crate) struct RouterService(pub(crate) Arc<Shared>);
 
 impl Dispatch for RouterService {
-    fn dispatch(&self, request: HttpRequest) -> BoxFuture<HttpResponse> {
+    const PREFIX: &'static str = "/modal.task_command_router.TaskCommandRouter/";
+
+    fn dispatch(&self, method: &str, request: HttpRequest) -> Option<BoxFuture<HttpResponse>> {
         let shared = self.0.clone();
-        Box::pin(async move {
-            let path = request.uri().path().to_owned();
-            let Some(method) = path.strip_prefix(PREFIX) else {
-                return grpc::unimplemented(&path);
-            };
-            let answer: BoxFuture<HttpResponse> = match method {
-                "TaskExecStart" => Box::pin(grpc::unary(request, move |r| async move {
-                    shared.exec_start(r).await
-                })),
-                "TaskExecStdioRead" => Box::pin(grpc::server_streaming(request, move |r| {
-                    shared.exec_read(r)
-                })),
-                "TaskExecWait" => Box::pin(grpc::unary(request, move |r| async move {
-                    shared.exec_wait(r).await
-                })),
-                "TaskExecStdinWrite" => Box::pin(grpc::unary(request, move |r| async move {
-                    shared.exec_stdin(r).await
-                })),
-                _ => return grpc::unimplemented(&path),
-            };
-            answer.await
+        Some(match method {
+            "TaskExecStart" => Box::pin(grpc::unary(request, move |r| async move {
+                shared.exec_start(r).await
+            })),
+            "TaskExecStdioRead" => Box::pin(grpc::server_streaming(request, move |r| {
+                shared.exec_read(r)
+            })),
+            "TaskExecWait" => Box::pin(grpc::unary(request, move |r| async move {
+                shared.exec_wait(r).await
+            })),
+            "TaskExecStdinWrite" => Box::pin(grpc::unary(request, move |r| async move {
+                shared.exec_stdin(r).await
+            })),
+            _ => return None,
         })
     }
 }
@@ -87,10 +82,7 @@ impl ExecRecord {
 
     /// Whether the process has exited.
     pub fn exited(&self) -> bool {
-        self.exit
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .is_some()
+        lock(&self.exit).is_some()
     }
 
     fn pipe(&self, fd: i32) -> &Mutex<Pipe> {
@@ -262,7 +254,7 @@ impl Shared {
                 }
                 Err(_) => ExitStatus::Code(-1),
             };
-            *waiter.exit.lock().unwrap_or_else(|p| p.into_inner()) = Some(exit);
+            *lock(&waiter.exit) = Some(exit);
             waiter.changed.notify_waiters();
         });
         if let Some(secs) = r.timeout_secs.filter(|s| *s > 0) {
@@ -298,7 +290,7 @@ impl Shared {
                     tokio::pin!(notified);
                     notified.as_mut().enable();
                     {
-                        let pipe = exec.pipe(fd).lock().unwrap_or_else(|p| p.into_inner());
+                        let pipe = lock(exec.pipe(fd));
                         if offset > pipe.data.len() && pipe.eof {
                             return Some((
                                 Err(Status::out_of_range("offset is past the end of the output")),
@@ -336,7 +328,7 @@ impl Shared {
             let notified = exec.changed.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            if let Some(exit) = exec.exit.lock().unwrap_or_else(|p| p.into_inner()).clone() {
+            if let Some(exit) = lock(&exec.exit).clone() {
                 return Ok(Response::new(TaskExecWaitResponse {
                     exit_status: Some(exit),
                 }));
@@ -391,7 +383,7 @@ async fn pump(mut pipe: impl tokio::io::AsyncRead + Unpin, record: Arc<ExecRecor
     loop {
         let n = pipe.read(&mut buf).await.unwrap_or(0);
         {
-            let mut out = record.pipe(fd).lock().unwrap_or_else(|p| p.into_inner());
+            let mut out = lock(record.pipe(fd));
             if n == 0 {
                 out.eof = true;
             } else {
