@@ -12,6 +12,7 @@ use serde::Deserialize;
 /// backend = "file://./workspace"   # or "state://", "docker://python:3.12-slim", a table
 /// sandbox = "local"                # commands on the host, in that directory: trusted use only
 /// read_only = false
+/// structured_content = false       # also send results as JSON (see below)
 ///
 /// [limits]
 /// max_output_chars = 40000
@@ -39,6 +40,12 @@ pub struct Config {
     /// Offer only the reading tools.
     #[serde(default)]
     pub read_only: bool,
+    /// Declare each tool's `outputSchema` and send results' JSON as MCP
+    /// `structuredContent` besides the text. Off by default: Claude Code
+    /// and the Agent SDK show the model that JSON instead of the text (no
+    /// line numbers, paging hints or cut notes).
+    #[serde(default)]
+    pub structured_content: bool,
     /// Output size limits.
     #[serde(default)]
     pub limits: LimitsConfig,
@@ -120,6 +127,7 @@ mod tests {
 backend = "state://"
 sandbox = "local"
 read_only = true
+structured_content = true
 [limits]
 max_output_chars = 5000
 [permissions]
@@ -131,6 +139,7 @@ allowed_hosts = ["example.com"]
         let config = Config::parse(text).unwrap();
         assert_eq!(config.backend, Some(serde_json::json!("state://")));
         assert!(config.permissions().unwrap().is_read_only());
+        assert!(config.structured_content);
         assert_eq!(config.limits().unwrap().max_output_chars, 5000);
         assert_eq!(config.http.allowed_hosts, vec!["example.com"]);
     }

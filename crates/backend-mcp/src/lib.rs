@@ -27,7 +27,7 @@ pub mod open;
 mod server;
 
 pub use config::Config;
-pub use open::{DEFAULT_BACKEND, Opened, open};
+pub use open::{DEFAULT_BACKEND, Opened, open, resolve, runs_commands};
 pub use server::{McpServer, to_mcp_result};
 
 /// Builds the toolset a configuration describes over an opened backend.
@@ -39,4 +39,9 @@ pub fn toolset(opened: &Opened, config: &Config) -> anyhow::Result<backend_tools
         tools = tools.sandbox(sandbox.clone());
     }
     Ok(tools)
+}
+
+/// Builds the MCP server a configuration describes over an opened backend.
+pub fn server(opened: &Opened, config: &Config) -> anyhow::Result<McpServer> {
+    Ok(McpServer::new(toolset(opened, config)?).structured_content(config.structured_content))
 }

@@ -59,6 +59,35 @@ pub const DEFAULT_BACKEND: &str = "file://./workspace";
 ///   see what the file tools wrote), and cannot be combined with an explicit
 ///   backend: use a composite config to route some paths elsewhere.
 pub async fn open(backend: Option<&Value>, sandbox: Option<&str>) -> anyhow::Result<Opened> {
+    let spec = resolve(backend, sandbox)?;
+    create_local_dirs(&spec)?;
+    let built: BuiltBackend = spec
+        .build()
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))
+        .context("cannot open the backend")?;
+    if sandbox.is_some() && built.sandbox().is_none() {
+        bail!(
+            "{} does not run commands, so it cannot be the sandbox",
+            built.description()
+        );
+    }
+    let description = match built.sandbox() {
+        Some(_) => format!("{} (runs commands)", built.description()),
+        None => format!("{} (no command execution)", built.description()),
+    };
+    let (backend, sandbox) = built.into_parts();
+    Ok(Opened {
+        backend,
+        sandbox,
+        description,
+    })
+}
+
+/// What [`open()`] would open, without touching anything (no directory is
+/// created, nothing is started): relative paths made absolute, `--sandbox
+/// local` folded into the backend, conflicting choices refused.
+pub fn resolve(backend: Option<&Value>, sandbox: Option<&str>) -> anyhow::Result<BackendSpec> {
     let cwd = std::env::current_dir().context("cannot read the current directory")?;
     let default = Value::String(DEFAULT_BACKEND.to_owned());
     let explicit_backend = backend.is_some();
@@ -86,28 +115,17 @@ pub async fn open(backend: Option<&Value>, sandbox: Option<&str>) -> anyhow::Res
             parse(&absolutize(&Value::String(location.to_owned()), &cwd, true))?
         }
     };
-    create_local_dirs(&spec)?;
-    let built: BuiltBackend = spec
-        .build()
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))
-        .context("cannot open the backend")?;
-    if sandbox.is_some() && built.sandbox().is_none() {
-        bail!(
-            "{} does not run commands, so it cannot be the sandbox",
-            built.description()
-        );
+    Ok(spec)
+}
+
+/// Whether what `spec` builds runs commands (offers `execute`).
+pub fn runs_commands(spec: &BackendSpec) -> bool {
+    match spec {
+        BackendSpec::Local(local) => local.exec,
+        BackendSpec::Composite(composite) => runs_commands(&composite.default),
+        BackendSpec::State(_) | BackendSpec::S3(_) => false,
+        _ => true,
     }
-    let description = match built.sandbox() {
-        Some(_) => format!("{} (runs commands)", built.description()),
-        None => format!("{} (no command execution)", built.description()),
-    };
-    let (backend, sandbox) = built.into_parts();
-    Ok(Opened {
-        backend,
-        sandbox,
-        description,
-    })
 }
 
 fn parse(value: &Value) -> anyhow::Result<BackendSpec> {

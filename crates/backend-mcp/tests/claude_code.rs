@@ -66,13 +66,16 @@ async fn run_claude(api: &FakeApi, home: &Path, workspace: &Path, config: &Path)
     }}});
     let mcp_config_path = home.join("mcp.json");
     std::fs::write(&mcp_config_path, mcp_config.to_string()).expect("writing the MCP config");
-    let allowed = ["read_file", "grep", "execute"]
-        .map(tool)
-        .join(",");
+    let allowed = ["read_file", "grep", "execute"].map(tool).join(",");
     let mut command = tokio::process::Command::new(claude_cli());
     command
         .current_dir(home)
-        .args(["-p", "Use the tools as scripted.", "--bare", "--strict-mcp-config"])
+        .args([
+            "-p",
+            "Use the tools as scripted.",
+            "--bare",
+            "--strict-mcp-config",
+        ])
         .arg("--mcp-config")
         .arg(&mcp_config_path)
         .args(["--allowedTools", &allowed, "--output-format", "text"])
@@ -198,7 +201,9 @@ async fn claude_code_shows_the_model_the_text_of_our_tool_results() {
     let missing = result(&results, 3, &transcript);
     assert!(missing.is_error, "{missing:?}");
     assert!(
-        missing.text.contains("Error [file_not_found]: /missing.txt"),
+        missing
+            .text
+            .contains("Error [file_not_found]: /missing.txt"),
         "{}",
         missing.text
     );

@@ -29,6 +29,7 @@
 
 mod args;
 mod output;
+mod output_schema;
 pub mod permissions;
 mod specs;
 mod tools_exec;
@@ -42,4 +43,4 @@ pub use permissions::{
     Access, Action, CommandRuleConfig, Decision, PathRuleConfig, Permissions, PermissionsConfig,
 };
 pub use specs::{GREP_MODES, MAX_EXEC_TIMEOUT_SECS, ToolName};
-pub use toolset::{ApprovalRequest, Approver, ToolSpec, Toolset};
+pub use toolset::{ApprovalRequest, Approver, ToolSpec, Toolset, offered_tools};

@@ -100,6 +100,26 @@ impl ToolName {
         }
     }
 
+    /// One clause saying what the tool is for, for a server's instructions.
+    pub const fn summary(self) -> &'static str {
+        match self {
+            ToolName::Ls => "`ls` lists a directory",
+            ToolName::ReadFile => {
+                "`read_file` reads a text file with numbered lines, a page at a time (`offset`, `limit`)"
+            }
+            ToolName::WriteFile => "`write_file` creates or replaces a whole file",
+            ToolName::EditFile => {
+                "`edit_file` replaces an exact string in a file (read the file first)"
+            }
+            ToolName::Delete => "`delete` removes a file, or a directory with `recursive`",
+            ToolName::Glob => "`glob` finds files by name pattern",
+            ToolName::Grep => "`grep` searches file contents",
+            ToolName::Execute => {
+                "`execute` runs a shell command in the sandbox, whose working directory holds the workspace root"
+            }
+        }
+    }
+
     /// The description a model reads.
     pub const fn description(self) -> &'static str {
         match self {

@@ -1,10 +1,10 @@
 //! `ls`, `read_file`, `write_file`, `edit_file` and `delete`.
 
-use backend_core::{Error, FileInfo, VirtualPath};
+use backend_core::{Error, FileInfo, Operation, VirtualPath};
 use serde_json::{Value, json};
 
 use crate::args::Args;
-use crate::output::{Budget, ToolOutput, cut_line};
+use crate::output::{Budget, ToolOutput, cap_list, cut_line};
 use crate::permissions::Access;
 use crate::specs::ToolName;
 use crate::toolset::Toolset;
@@ -40,11 +40,16 @@ impl Toolset {
         if hidden > 0 {
             text.push_str(&format!("[{hidden} entries hidden by permission rules.]\n"));
         }
-        let structured = json!({
+        let mut structured = json!({
             "path": path.as_str(),
-            "entries": entries.iter().map(entry_json).collect::<Vec<_>>(),
+            "entries": entries.iter().take(shown).map(entry_json).collect::<Vec<_>>(),
+            "total": entries.len(),
             "hidden": hidden,
+            "truncated": cut,
         });
+        if cap_list(&mut structured, "entries", self.limits.max_output_chars) {
+            structured["truncated"] = json!(true);
+        }
         Ok(ToolOutput::success(text, structured))
     }
 
@@ -74,9 +79,13 @@ impl Toolset {
                 break;
             }
             if was_cut {
+                // The JSON holds what the text shows, so it is capped alike.
                 cut_lines.push(number);
+                content.push_str(&shown);
+                content.push_str(&raw[line.len()..]);
+            } else {
+                content.push_str(raw);
             }
-            content.push_str(raw);
         }
         let shown = budget.lines();
         let output_cut = budget.is_full();
@@ -154,12 +163,21 @@ impl Toolset {
                 args.required_str("file_path")?,
             )
             .await?;
+        let old_string = args.required_str("old_string")?;
+        let new_string = args.required_str("new_string")?;
+        if old_string == new_string {
+            return Err(Error::invalid_argument(
+                "old_string and new_string are the same, so the edit would change nothing; pass the new text as new_string",
+            )
+            .with_operation(Operation::Edit)
+            .with_path(path.as_str()));
+        }
         let result = self
             .backend
             .edit(
                 path.as_str(),
-                args.required_str("old_string")?,
-                args.required_str("new_string")?,
+                old_string,
+                new_string,
                 args.flag("replace_all"),
             )
             .await?;

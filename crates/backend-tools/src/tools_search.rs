@@ -6,7 +6,7 @@ use backend_core::{Error, FileInfo, GlobRequest, GrepMatch, GrepRequest};
 use serde_json::{Value, json};
 
 use crate::args::Args;
-use crate::output::{Budget, ToolOutput};
+use crate::output::{Budget, ToolOutput, cap_list};
 use crate::permissions::Access;
 use crate::specs::ToolName;
 use crate::toolset::Toolset;
@@ -59,13 +59,17 @@ impl Toolset {
         if hidden > 0 {
             text.push_str(&format!("[{hidden} files hidden by permission rules.]\n"));
         }
-        let structured = json!({
+        let mut structured = json!({
             "pattern": pattern,
             "path": base.as_str(),
-            "files": files.iter().map(|f| f.path.as_str()).collect::<Vec<_>>(),
+            "files": files.iter().take(shown).map(|f| f.path.as_str()).collect::<Vec<_>>(),
+            "total": files.len(),
             "truncated": result.truncated || cut,
             "hidden": hidden,
         });
+        if cap_list(&mut structured, "files", self.limits.max_output_chars) {
+            structured["truncated"] = json!(true);
+        }
         Ok(ToolOutput::success(text, structured))
     }
 
@@ -104,31 +108,41 @@ impl Toolset {
         let by_file = group_by_file(&matches);
 
         let mut budget = Budget::new(self.limits.max_output_chars);
+        // The JSON lists only what the text shows, so it is capped alike.
         let structured_mode = match mode {
             "content" => {
+                let mut shown = Vec::new();
                 for (path, file_matches) in &by_file {
-                    for line in content_lines(path, file_matches, request.before_context > 0) {
-                        budget.push(&line);
+                    for (line, is_match) in
+                        content_lines(path, file_matches, request.before_context > 0)
+                    {
+                        if !budget.push(&line) {
+                            break;
+                        }
+                        if let Some(m) = is_match {
+                            shown.push(match_json(m));
+                        }
                     }
                 }
-                json!(matches.iter().map(match_json).collect::<Vec<_>>())
+                json!(shown)
             }
             "count" => {
+                let mut shown = Vec::new();
                 for (path, file_matches) in &by_file {
-                    budget.push(&format!("{path}:{}", file_matches.len()));
+                    if budget.push(&format!("{path}:{}", file_matches.len())) {
+                        shown.push(json!({"path": path, "count": file_matches.len()}));
+                    }
                 }
-                json!(
-                    by_file
-                        .iter()
-                        .map(|(p, m)| json!({"path": p, "count": m.len()}))
-                        .collect::<Vec<_>>()
-                )
+                json!(shown)
             }
             _ => {
+                let mut shown = Vec::new();
                 for path in by_file.keys() {
-                    budget.push(path);
+                    if budget.push(path) {
+                        shown.push(*path);
+                    }
                 }
-                json!(by_file.keys().collect::<Vec<_>>())
+                json!(shown)
             }
         };
         let cut = budget.is_full();
@@ -172,6 +186,9 @@ impl Toolset {
             "hidden": hidden,
         });
         structured[key] = structured_mode;
+        if cap_list(&mut structured, key, self.limits.max_output_chars) {
+            structured["truncated"] = json!(true);
+        }
         Ok(ToolOutput::success(text, structured))
     }
 }
@@ -196,24 +213,29 @@ fn group_by_file(matches: &[GrepMatch]) -> BTreeMap<&str, Vec<&GrepMatch>> {
 }
 
 /// `path:N:line` for matches and `path-N-line` for context, each line once
-/// even where contexts overlap, with `--` between separate groups.
-fn content_lines(path: &str, matches: &[&GrepMatch], with_context: bool) -> Vec<String> {
-    // line number → (text, is a match)
-    let mut lines: BTreeMap<u64, (&str, bool)> = BTreeMap::new();
+/// even where contexts overlap, with `--` between separate groups; each
+/// with the match it shows, if it is one.
+fn content_lines<'m>(
+    path: &str,
+    matches: &[&'m GrepMatch],
+    with_context: bool,
+) -> Vec<(String, Option<&'m GrepMatch>)> {
+    // line number → (text, the match shown on it)
+    let mut lines: BTreeMap<u64, (&str, Option<&GrepMatch>)> = BTreeMap::new();
     for m in matches {
         for c in m.before.iter().chain(&m.after) {
-            lines.entry(c.line_number).or_insert((&c.line, false));
+            lines.entry(c.line_number).or_insert((&c.line, None));
         }
-        lines.insert(m.line_number, (&m.line, true));
+        lines.insert(m.line_number, (&m.line, Some(*m)));
     }
     let mut out = Vec::with_capacity(lines.len());
     let mut previous: Option<u64> = None;
-    for (number, (text, is_match)) in lines {
+    for (number, (text, shown_match)) in lines {
         if with_context && previous.is_some_and(|p| number > p + 1) {
-            out.push("--".to_owned());
+            out.push(("--".to_owned(), None));
         }
-        let sep = if is_match { ':' } else { '-' };
-        out.push(format!("{path}{sep}{number}{sep}{text}"));
+        let sep = if shown_match.is_some() { ':' } else { '-' };
+        out.push((format!("{path}{sep}{number}{sep}{text}"), shown_match));
         previous = Some(number);
     }
     out

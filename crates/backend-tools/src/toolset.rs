@@ -20,6 +20,8 @@ pub struct ToolSpec {
     pub description: &'static str,
     /// The JSON Schema of its arguments.
     pub input_schema: Value,
+    /// The JSON Schema of a successful call's [`ToolOutput::structured`].
+    pub output_schema: Value,
     /// Whether it only reads.
     pub read_only: bool,
     /// Whether it may overwrite or remove data.
@@ -116,27 +118,19 @@ impl Toolset {
         &self.backend
     }
 
+    /// Whether a tool called `name` is offered (see [`Toolset::tools`]).
+    pub fn offers_tool(&self, name: &str) -> bool {
+        ToolName::parse(name).is_some_and(|t| self.offers(t))
+    }
+
     fn offers(&self, tool: ToolName) -> bool {
-        if tool == ToolName::Execute && self.sandbox.is_none() {
-            return false;
-        }
-        !self.permissions.is_read_only() || tool.is_read_only()
+        offers(tool, self.sandbox.is_some(), &self.permissions)
     }
 
     /// The tools offered: `execute` only with a sandbox, and only the
     /// reading tools under the read-only preset.
     pub fn tools(&self) -> Vec<ToolSpec> {
-        ToolName::ALL
-            .into_iter()
-            .filter(|t| self.offers(*t))
-            .map(|t| ToolSpec {
-                name: t.as_str(),
-                description: t.description(),
-                input_schema: t.input_schema(),
-                read_only: t.is_read_only(),
-                destructive: t.is_destructive(),
-            })
-            .collect()
+        offered_tools(self.sandbox.is_some(), &self.permissions)
     }
 
     /// Runs the tool `name` with JSON `arguments`. Never fails: errors come
@@ -165,7 +159,9 @@ impl Toolset {
         }
     }
 
-    pub(crate) fn unknown_tool(&self, name: &str) -> Error {
+    /// The error for a call of a tool that is not offered: it names the
+    /// tools that are, and says why a known one is missing.
+    pub fn unknown_tool(&self, name: &str) -> Error {
         let offered: Vec<&str> = self.tools().iter().map(|t| t.name).collect();
         let why = match ToolName::parse(name) {
             Some(ToolName::Execute) if self.sandbox.is_none() => {
@@ -235,6 +231,30 @@ impl Toolset {
     pub(crate) fn readable(&self, path: &VirtualPath) -> bool {
         self.permissions.check_path(Access::Read, path) == Decision::Allow
     }
+}
+
+fn offers(tool: ToolName, execute: bool, permissions: &Permissions) -> bool {
+    if tool == ToolName::Execute && !execute {
+        return false;
+    }
+    !permissions.is_read_only() || tool.is_read_only()
+}
+
+/// The tools a [`Toolset`] with these permissions offers, with a sandbox
+/// (`execute`) or without, for listing them without opening a backend.
+pub fn offered_tools(execute: bool, permissions: &Permissions) -> Vec<ToolSpec> {
+    ToolName::ALL
+        .into_iter()
+        .filter(|t| offers(*t, execute, permissions))
+        .map(|t| ToolSpec {
+            name: t.as_str(),
+            description: t.description(),
+            input_schema: t.input_schema(),
+            output_schema: crate::output_schema::output_schema(t),
+            read_only: t.is_read_only(),
+            destructive: t.is_destructive(),
+        })
+        .collect()
 }
 
 pub(crate) fn denied(message: String) -> Error {

@@ -116,11 +116,14 @@ fn answer(
             .expect("the fake API's record")
             .other_paths
             .push(format!("{method} {path}"));
-        let error = json!({"type": "error", "error": {"type": "not_found_error", "message": "not here"}});
+        let error =
+            json!({"type": "error", "error": {"type": "not_found_error", "message": "not here"}});
         return json_response(StatusCode::NOT_FOUND, &error);
     }
     let results = scripted_results(&request);
-    let offers_script = script.first().is_some_and(|step| offers(&request, &step.tool));
+    let offers_script = script
+        .first()
+        .is_some_and(|step| offers(&request, &step.tool));
     let done = {
         let mut recorded = recorded.lock().expect("the fake API's record");
         recorded.message_requests += 1;
@@ -142,7 +145,10 @@ fn answer(
     } else {
         "end_turn"
     };
-    let model = request["model"].as_str().unwrap_or("claude-fake").to_owned();
+    let model = request["model"]
+        .as_str()
+        .unwrap_or("claude-fake")
+        .to_owned();
     if request["stream"].as_bool() == Some(true) {
         sse_response(&model, &content, stop_reason)
     } else {
