@@ -2,8 +2,9 @@
 
 use async_trait::async_trait;
 
-use crate::error::{ErrorKind, Operation, Result};
+use crate::error::{ErrorKind, Result};
 use crate::exec::{ExecOutput, ExecRequest, ExecStream, collect_output};
+use crate::operation::Operation;
 use crate::types::{
     Capabilities, DownloadResult, EditResult, FileInfo, FileUpload, GlobRequest, GlobResult,
     GrepRequest, GrepResult, ReadResult, UploadResult,
@@ -19,7 +20,7 @@ use crate::types::{
 /// The trait is object safe; hold backends as `Arc<dyn Backend>`.
 ///
 /// # Contract
-/// The full semantics are in SPEC.md and are checked by the
+/// The full semantics are in `docs/semantics.md` and are checked by the
 /// `backend-conformance` suite; in short:
 /// - `ls` lists direct children sorted by name; a file gives
 ///   `not_a_directory`, a missing path `file_not_found`.
