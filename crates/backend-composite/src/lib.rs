@@ -36,6 +36,7 @@
 //! ```
 
 mod batch;
+mod no_commands;
 mod route;
 mod search;
 
@@ -44,11 +45,12 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use backend_core::{
-    Backend, Capabilities, DownloadResult, EditResult, Error, ErrorKind, ExecOutput, ExecRequest,
-    ExecStream, FileInfo, FileUpload, GlobRequest, GlobResult, GrepRequest, GrepResult, Operation,
-    ReadResult, Result, Sandbox, UploadResult, VirtualPath,
+    Backend, BackendHandle, Capabilities, DownloadResult, EditResult, Error, ErrorKind, ExecOutput,
+    ExecRequest, ExecStream, FileInfo, FileUpload, ForwardSandbox, GlobRequest, GlobResult,
+    GrepRequest, GrepResult, Operation, ReadResult, Result, Sandbox, UploadResult, VirtualPath,
 };
 
+use crate::no_commands::{NoCommands, no_sandbox};
 use crate::route::{Owner, RouteEntry, RouteTable, mount_is_directory, mount_not_deletable};
 
 /// A default backend plus backends mounted at path prefixes. See the
@@ -60,16 +62,16 @@ use crate::route::{Owner, RouteEntry, RouteTable, mount_is_directory, mount_not_
 /// backend's files, not the routes'.
 pub struct CompositeBackend {
     default: Arc<dyn Backend>,
-    sandbox: Option<Arc<dyn Sandbox>>,
+    /// The default sandbox, or a stand-in that refuses commands.
+    sandbox: Arc<dyn Sandbox>,
+    runs_commands: bool,
     table: RouteTable,
-    id: String,
 }
 
 /// Collects the default backend and the routes of a [`CompositeBackend`];
 /// [`build`](Self::build) checks them.
 pub struct CompositeBuilder {
-    default: Arc<dyn Backend>,
-    sandbox: Option<Arc<dyn Sandbox>>,
+    default: BackendHandle,
     routes: Vec<RouteEntry>,
 }
 
@@ -79,8 +81,7 @@ impl CompositeBuilder {
     pub fn route(mut self, prefix: impl Into<String>, backend: Arc<dyn Backend>) -> Self {
         self.routes.push(RouteEntry {
             prefix: prefix.into(),
-            backend,
-            sandbox: None,
+            handle: BackendHandle::from_backend(backend),
         });
         self
     }
@@ -89,11 +90,9 @@ impl CompositeBuilder {
     /// composite closes it too. Its commands are not reachable through the
     /// composite.
     pub fn sandbox_route(mut self, prefix: impl Into<String>, sandbox: Arc<dyn Sandbox>) -> Self {
-        let backend: Arc<dyn Backend> = sandbox.clone();
         self.routes.push(RouteEntry {
             prefix: prefix.into(),
-            backend,
-            sandbox: Some(sandbox),
+            handle: BackendHandle::from_sandbox(sandbox),
         });
         self
     }
@@ -104,15 +103,17 @@ impl CompositeBuilder {
     pub fn build(self) -> Result<CompositeBackend> {
         let table =
             RouteTable::new(self.routes).map_err(|e| e.with_operation(Operation::Create))?;
-        let id = match &self.sandbox {
-            Some(sandbox) => sandbox.id().to_owned(),
-            None => "composite".to_owned(),
+        let (default, sandbox) = self.default.into_parts();
+        let runs_commands = sandbox.is_some();
+        let sandbox = match sandbox {
+            Some(sandbox) => sandbox,
+            None => Arc::new(NoCommands::new(default.clone())),
         };
         Ok(CompositeBackend {
-            default: self.default,
-            sandbox: self.sandbox,
+            default,
+            sandbox,
+            runs_commands,
             table,
-            id,
         })
     }
 }
@@ -122,8 +123,7 @@ impl CompositeBackend {
     /// commands.
     pub fn builder(default: Arc<dyn Backend>) -> CompositeBuilder {
         CompositeBuilder {
-            default,
-            sandbox: None,
+            default: BackendHandle::from_backend(default),
             routes: Vec::new(),
         }
     }
@@ -131,10 +131,8 @@ impl CompositeBackend {
     /// Starts a composite whose unrouted paths and commands go to the
     /// sandbox `default`.
     pub fn builder_with_sandbox(default: Arc<dyn Sandbox>) -> CompositeBuilder {
-        let backend: Arc<dyn Backend> = default.clone();
         CompositeBuilder {
-            default: backend,
-            sandbox: Some(default),
+            default: BackendHandle::from_sandbox(default),
             routes: Vec::new(),
         }
     }
@@ -156,7 +154,7 @@ impl CompositeBackend {
 
     /// Parses `path` and finds its owner and the path the owner sees.
     fn locate(&self, path: &str, op: Operation) -> Result<Located> {
-        let outer = VirtualPath::parse(path).map_err(|e| e.with_operation(op))?;
+        let outer = VirtualPath::parse_for(path, op)?;
         let (owner, inner_start) = self.table.locate(&outer);
         Ok(Located {
             outer,
@@ -179,11 +177,13 @@ impl CompositeBackend {
         }
     }
 
-    /// The default sandbox, checked to be able to run `request`: a command
-    /// sees only the default backend's files, so a working directory inside
-    /// a route would silently be another directory.
-    fn sandbox_for(&self, request: &ExecRequest) -> Result<&Arc<dyn Sandbox>> {
-        let sandbox = self.sandbox.as_ref().ok_or_else(|| self.no_sandbox())?;
+    /// Checks that the default sandbox can run `request`: a command sees
+    /// only the default backend's files, so a working directory inside a
+    /// route would silently be another directory.
+    fn check_command(&self, request: &ExecRequest) -> Result<()> {
+        if !self.runs_commands {
+            return Err(no_sandbox());
+        }
         if let Some(dir) = &request.workdir
             && let Ok(dir) = VirtualPath::parse(dir)
             && let Owner::Route(i) = self.table.owner_of(&dir)
@@ -197,14 +197,7 @@ impl CompositeBackend {
             .with_context("route", route.label.clone())
             .with_operation(Operation::Execute));
         }
-        Ok(sandbox)
-    }
-
-    fn no_sandbox(&self) -> Error {
-        Error::unsupported(
-            "running commands: the composite's default backend is not a sandbox (build it with CompositeBackend::builder_with_sandbox)",
-        )
-        .with_operation(Operation::Execute)
+        Ok(())
     }
 }
 
@@ -230,9 +223,9 @@ impl Located {
 impl fmt::Debug for CompositeBackend {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("CompositeBackend")
-            .field("id", &self.id)
+            .field("id", &self.sandbox.id())
             .field("routes", &self.route_prefixes().collect::<Vec<_>>())
-            .field("default_is_sandbox", &self.sandbox.is_some())
+            .field("default_is_sandbox", &self.runs_commands)
             .finish()
     }
 }
@@ -244,14 +237,14 @@ impl Backend for CompositeBackend {
         // A promise holds for the composite only when every backend keeps it.
         let mut caps = self.default.capabilities();
         for route in &self.table.routes {
-            let theirs = route.backend.capabilities();
+            let theirs = route.handle.backend().capabilities();
             caps.persistent &= theirs.persistent;
             caps.atomic_edit &= theirs.atomic_edit;
             caps.empty_directories &= theirs.empty_directories;
             caps.modified_time &= theirs.modified_time;
         }
         caps.snapshot = false;
-        if self.sandbox.is_none() {
+        if !self.runs_commands {
             caps.execute = false;
             caps.execute_streaming = false;
         }
@@ -379,32 +372,37 @@ impl Backend for CompositeBackend {
     }
 }
 
+/// Commands go to the default sandbox once their working directory is
+/// checked; the id is the default sandbox's, or `composite` when there is
+/// none.
 #[async_trait]
-#[deny(clippy::missing_trait_methods)]
-impl Sandbox for CompositeBackend {
-    /// The default sandbox's id, or `composite` when there is none.
-    fn id(&self) -> &str {
-        &self.id
+impl ForwardSandbox for CompositeBackend {
+    type InnerSandbox = dyn Sandbox;
+
+    fn inner_sandbox(&self) -> &Self::InnerSandbox {
+        &*self.sandbox
     }
 
     async fn execute_stream(&self, request: ExecRequest) -> Result<ExecStream> {
-        self.sandbox_for(&request)?.execute_stream(request).await
+        self.check_command(&request)?;
+        self.sandbox.execute_stream(request).await
     }
 
     async fn execute(&self, request: ExecRequest) -> Result<ExecOutput> {
-        self.sandbox_for(&request)?.execute(request).await
+        self.check_command(&request)?;
+        self.sandbox.execute(request).await
     }
 
     /// Closes the default sandbox and every route given as a sandbox, all of
     /// them even when one fails; the first failure is returned.
     async fn close(&self) -> Result<()> {
-        let default = self.sandbox.iter().map(|s| (Owner::Default, s));
+        let default = std::iter::once((Owner::Default, &self.sandbox));
         let routes = self
             .table
             .routes
             .iter()
             .enumerate()
-            .filter_map(|(i, r)| r.sandbox.as_ref().map(|s| (Owner::Route(i), s)));
+            .filter_map(|(i, r)| r.handle.sandbox().map(|s| (Owner::Route(i), s)));
         let closing = default.chain(routes).map(|(owner, sandbox)| async move {
             sandbox
                 .close()

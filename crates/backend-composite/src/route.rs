@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use backend_core::{Backend, Error, ErrorKind, FileInfo, Sandbox, VirtualPath};
+use backend_core::{Backend, BackendHandle, Error, ErrorKind, FileInfo, VirtualPath};
 
 /// One mounted backend.
 pub(crate) struct Route {
@@ -12,16 +12,15 @@ pub(crate) struct Route {
     pub(crate) mount: VirtualPath,
     /// The mount as users wrote it in errors: `/memories/`.
     pub(crate) label: String,
-    pub(crate) backend: Arc<dyn Backend>,
-    /// Kept when the route was given as a sandbox, so that `close` reaches it.
-    pub(crate) sandbox: Option<Arc<dyn Sandbox>>,
+    /// The mounted backend; its sandbox is kept when the route was given as
+    /// one, so that `close` reaches it.
+    pub(crate) handle: BackendHandle,
 }
 
 /// A route as given to the builder, before its prefix is checked.
 pub(crate) struct RouteEntry {
     pub(crate) prefix: String,
-    pub(crate) backend: Arc<dyn Backend>,
-    pub(crate) sandbox: Option<Arc<dyn Sandbox>>,
+    pub(crate) handle: BackendHandle,
 }
 
 /// The backend that owns a path: the default one or a route (by index).
@@ -42,12 +41,7 @@ impl RouteTable {
     /// twice.
     pub(crate) fn new(routes: Vec<RouteEntry>) -> Result<Self, Error> {
         let mut table: Vec<Route> = Vec::with_capacity(routes.len());
-        for RouteEntry {
-            prefix,
-            backend,
-            sandbox,
-        } in routes
-        {
+        for RouteEntry { prefix, handle } in routes {
             let mount = VirtualPath::parse(&prefix).map_err(|e| {
                 Error::invalid_argument(format!(
                     "route prefix {prefix:?} is not a valid path: {}",
@@ -69,8 +63,7 @@ impl RouteTable {
             table.push(Route {
                 mount,
                 label,
-                backend,
-                sandbox,
+                handle,
             });
         }
         table.sort_by(|a, b| {
@@ -140,7 +133,7 @@ impl RouteTable {
     pub(crate) fn backend(&self, owner: Owner) -> Option<&Arc<dyn Backend>> {
         match owner {
             Owner::Default => None,
-            Owner::Route(i) => Some(&self.routes[i].backend),
+            Owner::Route(i) => Some(self.routes[i].handle.backend()),
         }
     }
 

@@ -94,7 +94,7 @@ pub(crate) async fn glob(
     request: &GlobRequest,
 ) -> Result<GlobResult> {
     let op = Operation::Glob;
-    let outer = VirtualPath::parse(&request.path).map_err(|e| e.with_operation(op))?;
+    let outer = VirtualPath::parse_for(&request.path, op)?;
     let pattern = GlobPattern::new(&request.pattern).map_err(|e| e.with_operation(op))?;
     let parts = parts(composite, &outer);
     let count = parts.len();
@@ -159,7 +159,7 @@ pub(crate) async fn grep(
     request: &GrepRequest,
 ) -> Result<GrepResult> {
     let op = Operation::Grep;
-    let outer = VirtualPath::parse(&request.path).map_err(|e| e.with_operation(op))?;
+    let outer = VirtualPath::parse_for(&request.path, op)?;
     let filter = request
         .glob
         .as_deref()

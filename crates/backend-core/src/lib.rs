@@ -30,6 +30,7 @@ pub mod grep;
 mod handle;
 mod operation;
 mod path;
+pub mod retry;
 pub mod sync;
 pub mod text;
 mod types;

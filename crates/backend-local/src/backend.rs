@@ -11,8 +11,8 @@ use backend_core::{
 };
 
 use crate::disk::Disk;
-use crate::errors::join_error;
-use crate::overlay::Overlay;
+use crate::error::join_error;
+use crate::overlay::{Change, Overlay};
 use crate::root::Root;
 use crate::search::WalkOptions;
 
@@ -25,8 +25,8 @@ pub struct LocalOptions {
     /// either way.
     pub fsync: bool,
     /// Honour `.gitignore` files at or below the search start (and
-    /// `.git/info/exclude`) in `glob` and `grep`. Off by default, as SPEC.md
-    /// says every file is searched.
+    /// `.git/info/exclude`) in `glob` and `grep`. Off by default, as
+    /// docs/semantics.md says every file is searched.
     pub git_ignore: bool,
     /// The largest file `read`, `read_bytes`, `edit` and `grep` load
     /// (`too_large` beyond; grep skips it). 256 MiB by default.
@@ -71,33 +71,6 @@ impl LocalOptions {
     pub fn max_read_bytes(mut self, bytes: u64) -> Self {
         self.max_read_bytes = bytes;
         self
-    }
-}
-
-/// One pending change of an overlay, as [`LocalBackend::changes`] lists it.
-#[non_exhaustive]
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Change {
-    /// The file was written (created or replaced) with `size` bytes.
-    Written {
-        /// The file.
-        path: VirtualPath,
-        /// Its new size.
-        size: u64,
-    },
-    /// The file or directory (and everything under it) was deleted.
-    Deleted {
-        /// What was deleted.
-        path: VirtualPath,
-    },
-}
-
-impl Change {
-    /// The path the change concerns.
-    pub fn path(&self) -> &VirtualPath {
-        match self {
-            Change::Written { path, .. } | Change::Deleted { path } => path,
-        }
     }
 }
 
@@ -268,10 +241,6 @@ impl LocalBackend {
     }
 }
 
-fn parse(path: &str, operation: Operation) -> Result<VirtualPath> {
-    VirtualPath::parse(path).map_err(|e| e.with_operation(operation))
-}
-
 impl Inner {
     fn walk_options(&self) -> WalkOptions {
         WalkOptions {
@@ -281,7 +250,7 @@ impl Inner {
 
     fn glob(&self, request: &GlobRequest) -> Result<GlobResult> {
         let op = Operation::Glob;
-        let base = parse(&request.path, op)?;
+        let base = VirtualPath::parse_for(&request.path, op)?;
         let pattern = GlobPattern::new(&request.pattern).map_err(|e| e.with_operation(op))?;
         let mut files = match &self.overlay {
             None => self.disk.glob(&base, &pattern, self.walk_options())?,
@@ -294,7 +263,7 @@ impl Inner {
 
     fn grep(&self, request: &GrepRequest) -> Result<GrepResult> {
         let op = Operation::Grep;
-        let base = parse(&request.path, op)?;
+        let base = VirtualPath::parse_for(&request.path, op)?;
         let matcher = GrepMatcher::new(request).map_err(|e| e.with_operation(op))?;
         let found = match &self.overlay {
             None => self
@@ -323,7 +292,7 @@ impl Backend for LocalBackend {
     }
 
     async fn ls(&self, path: &str) -> Result<Vec<FileInfo>> {
-        let path = parse(path, Operation::Ls)?;
+        let path = VirtualPath::parse_for(path, Operation::Ls)?;
         self.blocking(Operation::Ls, move |inner| match &inner.overlay {
             None => inner.disk.ls(&path),
             Some(overlay) => overlay.ls(&inner.disk, &path),
@@ -332,7 +301,7 @@ impl Backend for LocalBackend {
     }
 
     async fn stat(&self, path: &str) -> Result<FileInfo> {
-        let path = parse(path, Operation::Stat)?;
+        let path = VirtualPath::parse_for(path, Operation::Stat)?;
         self.blocking(Operation::Stat, move |inner| match &inner.overlay {
             None => inner.disk.stat(&path),
             Some(overlay) => overlay.stat(&inner.disk, &path),
@@ -341,7 +310,7 @@ impl Backend for LocalBackend {
     }
 
     async fn read_bytes(&self, path: &str) -> Result<Vec<u8>> {
-        let path = parse(path, Operation::ReadBytes)?;
+        let path = VirtualPath::parse_for(path, Operation::ReadBytes)?;
         self.blocking(Operation::ReadBytes, move |inner| {
             read_any(inner, &path, Operation::ReadBytes)
         })
@@ -354,7 +323,7 @@ impl Backend for LocalBackend {
         offset: usize,
         limit: usize,
     ) -> Result<backend_core::ReadResult> {
-        let path = parse(path, Operation::Read)?;
+        let path = VirtualPath::parse_for(path, Operation::Read)?;
         self.blocking(Operation::Read, move |inner| {
             let bytes = read_any(inner, &path, Operation::Read)?;
             backend_core::text::page(path.as_str(), &bytes, offset, limit)
@@ -364,7 +333,7 @@ impl Backend for LocalBackend {
     }
 
     async fn write(&self, path: &str, content: Vec<u8>) -> Result<()> {
-        let path = parse(path, Operation::Write)?;
+        let path = VirtualPath::parse_for(path, Operation::Write)?;
         self.blocking(Operation::Write, move |inner| match &inner.overlay {
             None => inner.disk.write(&path, &content),
             Some(overlay) => overlay.write(&inner.disk, &path, content),
@@ -379,7 +348,7 @@ impl Backend for LocalBackend {
         new: &str,
         replace_all: bool,
     ) -> Result<EditResult> {
-        let path = parse(path, Operation::Edit)?;
+        let path = VirtualPath::parse_for(path, Operation::Edit)?;
         let (old, new) = (old.to_owned(), new.to_owned());
         self.blocking(Operation::Edit, move |inner| {
             let count = match &inner.overlay {
@@ -392,7 +361,7 @@ impl Backend for LocalBackend {
     }
 
     async fn delete(&self, path: &str, recursive: bool) -> Result<()> {
-        let path = parse(path, Operation::Delete)?;
+        let path = VirtualPath::parse_for(path, Operation::Delete)?;
         self.blocking(Operation::Delete, move |inner| match &inner.overlay {
             None => inner.disk.delete(&path, recursive),
             Some(overlay) => overlay.delete(&inner.disk, &path, recursive),

@@ -1,20 +1,20 @@
 //! The file operations on a confined directory, as blocking functions; the
 //! `Backend` impl runs them on tokio's blocking pool.
 
-use std::collections::HashSet;
 use std::ffi::{OsStr, OsString};
 use std::io::{Read, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Condvar, Mutex};
 use std::time::{Duration, SystemTime};
 
-use backend_core::{Error, ErrorKind, FileInfo, Operation, Result, VirtualPath};
+use backend_core::{
+    Error, ErrorKind, FileInfo, KeyedLockGuard, KeyedLocks, Operation, Result, VirtualPath,
+};
 use rustix::fd::{AsFd, OwnedFd};
 use rustix::fs::{AtFlags, FileType, Mode, OFlags, Stat};
 use rustix::io::Errno;
 
-use crate::errors::fail_error;
+use crate::error::fail_error;
 use crate::root::{Fail, Located, Root};
 
 /// How often an operation re-resolves a path whose leaf was swapped for a
@@ -26,7 +26,8 @@ pub(crate) struct Disk {
     pub root: Root,
     pub fsync: bool,
     pub max_read_bytes: u64,
-    locks: PathLocks,
+    /// Per-file mutual exclusion within the process, for writes and edits.
+    locks: KeyedLocks<LockKey>,
 }
 
 /// What identifies a file's content on disk: if any of these differs, the
@@ -76,7 +77,7 @@ impl Disk {
             root,
             fsync,
             max_read_bytes,
-            locks: PathLocks::default(),
+            locks: KeyedLocks::new(),
         }
     }
 
@@ -199,6 +200,12 @@ impl Disk {
         self.read_file(path, op).map(|(bytes, _)| bytes)
     }
 
+    /// Holds the lock of one file until the guard drops. These functions run
+    /// on the blocking pool, so waiting blocks only this thread.
+    fn hold(&self, key: LockKey) -> KeyedLockGuard<LockKey> {
+        futures::executor::block_on(self.locks.lock(key))
+    }
+
     pub fn write(&self, path: &VirtualPath, content: &[u8]) -> Result<()> {
         let op = Operation::Write;
         let found = self.locate(path, true, true, op)?;
@@ -208,7 +215,7 @@ impl Disk {
         if found.is_dir() {
             return Err(Error::is_directory(path.as_str()).with_operation(op));
         }
-        let _held = self.locks.hold(lock_key(&found)?);
+        let _held = self.hold(lock_key(&found)?);
         let mode = found
             .stat
             .as_ref()
@@ -243,7 +250,7 @@ impl Disk {
         let Some(name) = &found.name else {
             return Err(Error::is_directory(path.as_str()).with_operation(op));
         };
-        let _held = self.locks.hold(lock_key(&found)?);
+        let _held = self.hold(lock_key(&found)?);
         let (bytes, st) = self.read_file(path, op)?;
         let before = Identity::of(&st);
         let text = std::str::from_utf8(&bytes)
@@ -455,39 +462,6 @@ fn lock_key(found: &Located<'_>) -> Result<LockKey> {
         ino: st.st_ino,
         name: found.name.clone().unwrap_or_default(),
     })
-}
-
-/// Per-path mutual exclusion within the process, for writes and edits.
-#[derive(Default)]
-struct PathLocks {
-    held: Mutex<HashSet<LockKey>>,
-    released: Condvar,
-}
-
-struct Held<'a> {
-    locks: &'a PathLocks,
-    key: LockKey,
-}
-
-impl PathLocks {
-    fn hold(&self, key: LockKey) -> Held<'_> {
-        // A panic cannot leave the set inconsistent (inserts and removes are
-        // single steps), so a poisoned lock is still usable.
-        let mut held = self.held.lock().unwrap_or_else(|e| e.into_inner());
-        while held.contains(&key) {
-            held = self.released.wait(held).unwrap_or_else(|e| e.into_inner());
-        }
-        held.insert(key.clone());
-        Held { locks: self, key }
-    }
-}
-
-impl Drop for Held<'_> {
-    fn drop(&mut self) {
-        let mut held = self.locks.held.lock().unwrap_or_else(|e| e.into_inner());
-        held.remove(&self.key);
-        self.locks.released.notify_all();
-    }
 }
 
 #[cfg(test)]

@@ -39,13 +39,14 @@
 
 mod backend;
 mod disk;
-mod errors;
+mod error;
 mod overlay;
 mod root;
 #[cfg(feature = "local-exec")]
 mod sandbox;
 mod search;
 
-pub use backend::{Change, LocalBackend, LocalOptions};
+pub use backend::{LocalBackend, LocalOptions};
+pub use overlay::Change;
 #[cfg(feature = "local-exec")]
 pub use sandbox::{DEFAULT_PATH, LocalSandbox, Rlimits, SandboxOptions};

@@ -15,9 +15,35 @@ use backend_core::{
     Result, VirtualPath,
 };
 
-use crate::backend::Change;
 use crate::disk::Disk;
 use crate::search::WalkOptions;
+
+/// One pending change of an overlay, as [`LocalBackend::changes`](crate::LocalBackend::changes) lists it.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    /// The file was written (created or replaced) with `size` bytes.
+    Written {
+        /// The file.
+        path: VirtualPath,
+        /// Its new size.
+        size: u64,
+    },
+    /// The file or directory (and everything under it) was deleted.
+    Deleted {
+        /// What was deleted.
+        path: VirtualPath,
+    },
+}
+
+impl Change {
+    /// The path the change concerns.
+    pub fn path(&self) -> &VirtualPath {
+        match self {
+            Change::Written { path, .. } | Change::Deleted { path } => path,
+        }
+    }
+}
 
 #[derive(Default)]
 pub(crate) struct Overlay {

@@ -1,4 +1,5 @@
-//! `LocalSandbox`: SPEC.md execution on the host, in the root directory.
+//! `LocalSandbox`: command execution as docs/semantics.md describes it, on
+//! the host, in the root directory.
 //!
 //! **This is not isolation.** The command runs as the host user with the
 //! host's file system and network; the root directory is only its working
@@ -27,16 +28,15 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use backend_core::exec::collect_output;
 use backend_core::{
-    Backend, Capabilities, DownloadResult, EditResult, Error, ErrorKind, ExecEvent, ExecOutput,
-    ExecRequest, ExecStream, ExitStatus, FileInfo, FileUpload, GlobRequest, GlobResult,
-    GrepRequest, GrepResult, Operation, ReadResult, Result, Sandbox, UploadResult, VirtualPath,
+    Backend, Capabilities, Error, ErrorKind, ExecEvent, ExecOutput, ExecRequest, ExecStream,
+    ExitStatus, ForwardBackend, Operation, OutputBudget, Result, Sandbox, VirtualPath,
 };
 use rustix::process::{Pid, Resource, Rlimit, Signal};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
 
 use crate::LocalBackend;
-use crate::errors::fail_error;
+use crate::error::fail_error;
 
 /// `PATH` given to commands unless [`SandboxOptions::path`] says otherwise.
 pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -246,7 +246,7 @@ impl LocalSandbox {
     fn spawn(&self, request: &ExecRequest) -> Result<tokio::process::Child> {
         let op = Operation::Execute;
         let workdir = match &request.workdir {
-            Some(dir) => VirtualPath::parse(dir).map_err(|e| e.with_operation(op))?,
+            Some(dir) => VirtualPath::parse_for(dir, op)?,
             None => VirtualPath::root(),
         };
         let disk = &self.backend.inner().disk;
@@ -366,23 +366,17 @@ async fn pump(
     wrap: fn(Vec<u8>) -> ExecEvent,
 ) -> bool {
     let mut buf = vec![0u8; CHUNK];
-    let mut kept = 0usize;
-    let mut dropped = false;
+    let mut budget = OutputBudget::new(limit);
     loop {
         let n = match reader.read(&mut buf).await {
-            Ok(0) | Err(_) => return dropped,
+            Ok(0) | Err(_) => return budget.truncated(),
             Ok(n) => n,
         };
-        let room = limit.saturating_sub(kept);
-        let take = n.min(room);
-        if take < n {
-            dropped = true;
-        }
-        if take > 0 {
-            kept += take;
+        let kept = budget.take(&buf[..n]);
+        if !kept.is_empty() {
             // A closed receiver means nobody listens; keep draining so the
             // command never blocks on a full pipe.
-            let _ = tx.send(Ok(wrap(buf[..take].to_vec()))).await;
+            let _ = tx.send(Ok(wrap(kept.to_vec()))).await;
         }
     }
 }
@@ -513,63 +507,19 @@ impl Sandbox for LocalSandbox {
     }
 }
 
+/// Files go to the [`LocalBackend`]; only the capabilities change.
 #[async_trait]
-#[deny(clippy::missing_trait_methods)]
-impl Backend for LocalSandbox {
+impl ForwardBackend for LocalSandbox {
+    type Inner = LocalBackend;
+
+    fn inner(&self) -> &LocalBackend {
+        &self.backend
+    }
+
     fn capabilities(&self) -> Capabilities {
         let mut caps = self.backend.capabilities();
         caps.execute = true;
         caps.execute_streaming = true;
         caps
-    }
-
-    async fn ls(&self, path: &str) -> Result<Vec<FileInfo>> {
-        self.backend.ls(path).await
-    }
-
-    async fn stat(&self, path: &str) -> Result<FileInfo> {
-        self.backend.stat(path).await
-    }
-
-    async fn read_bytes(&self, path: &str) -> Result<Vec<u8>> {
-        self.backend.read_bytes(path).await
-    }
-
-    async fn write(&self, path: &str, content: Vec<u8>) -> Result<()> {
-        self.backend.write(path, content).await
-    }
-
-    async fn edit(
-        &self,
-        path: &str,
-        old: &str,
-        new: &str,
-        replace_all: bool,
-    ) -> Result<EditResult> {
-        self.backend.edit(path, old, new, replace_all).await
-    }
-
-    async fn delete(&self, path: &str, recursive: bool) -> Result<()> {
-        self.backend.delete(path, recursive).await
-    }
-
-    async fn glob(&self, request: &GlobRequest) -> Result<GlobResult> {
-        self.backend.glob(request).await
-    }
-
-    async fn grep(&self, request: &GrepRequest) -> Result<GrepResult> {
-        self.backend.grep(request).await
-    }
-
-    async fn read(&self, path: &str, offset: usize, limit: usize) -> Result<ReadResult> {
-        self.backend.read(path, offset, limit).await
-    }
-
-    async fn upload_files(&self, files: Vec<FileUpload>) -> Vec<UploadResult> {
-        self.backend.upload_files(files).await
-    }
-
-    async fn download_files(&self, paths: Vec<String>) -> Vec<DownloadResult> {
-        self.backend.download_files(paths).await
     }
 }

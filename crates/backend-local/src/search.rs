@@ -20,7 +20,7 @@ use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 use rustix::fs::{AtFlags, FileType, Mode, OFlags};
 
 use crate::disk::{Disk, info, kind_of};
-use crate::errors::fail_error;
+use crate::error::fail_error;
 use crate::root::Fail;
 
 /// What a search walks.

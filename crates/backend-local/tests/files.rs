@@ -1,4 +1,4 @@
-//! File operations on a real directory: the behaviours SPEC.md asks for,
+//! File operations on a real directory: the behaviours docs/semantics.md asks for,
 //! checked against what is on disk.
 
 use backend_core::{Backend, BackendExt, ErrorKind, GlobRequest, GrepRequest};

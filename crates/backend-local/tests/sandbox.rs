@@ -1,4 +1,4 @@
-//! `LocalSandbox`: host execution with the guarantees SPEC.md asks for.
+//! `LocalSandbox`: host execution with the guarantees docs/semantics.md asks for.
 #![cfg(feature = "local-exec")]
 
 use std::time::{Duration, Instant};
