@@ -9,20 +9,17 @@
 //! own directory.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use agent_backend::{BackendSpec, BuiltBackend};
 use anyhow::{Context, bail};
-use backend_core::{Backend, Sandbox};
+use backend_core::BackendHandle;
 use serde_json::Value;
 
 /// A backend, and the sandbox that runs commands when there is one.
 #[derive(Clone)]
 pub struct Opened {
-    /// Where the file tools go.
-    pub backend: Arc<dyn Backend>,
-    /// Where `execute` goes.
-    pub sandbox: Option<Arc<dyn Sandbox>>,
+    /// Where the file tools go, and `execute` when it has a sandbox.
+    pub handle: BackendHandle,
     /// A one-line description for logs.
     pub description: String,
 }
@@ -36,10 +33,10 @@ impl std::fmt::Debug for Opened {
 impl Opened {
     /// Closes the sandbox, if any (containers, remote sandboxes).
     pub async fn close(&self) -> anyhow::Result<()> {
-        if let Some(sandbox) = &self.sandbox {
-            sandbox.close().await.map_err(|e| anyhow::anyhow!("{e}"))?;
-        }
-        Ok(())
+        self.handle
+            .close()
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))
     }
 }
 
@@ -76,10 +73,12 @@ pub async fn open(backend: Option<&Value>, sandbox: Option<&str>) -> anyhow::Res
         Some(_) => format!("{} (runs commands)", built.description()),
         None => format!("{} (no command execution)", built.description()),
     };
-    let (backend, sandbox) = built.into_parts();
+    let handle = match built.into_parts() {
+        (_, Some(sandbox)) => BackendHandle::from_sandbox(sandbox),
+        (backend, None) => BackendHandle::from_backend(backend),
+    };
     Ok(Opened {
-        backend,
-        sandbox,
+        handle,
         description,
     })
 }

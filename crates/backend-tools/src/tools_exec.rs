@@ -14,8 +14,8 @@ use crate::toolset::Toolset;
 impl Toolset {
     pub(crate) async fn execute(&self, args: &Args) -> Result<ToolOutput, Error> {
         let sandbox = self
-            .sandbox
-            .as_ref()
+            .handle
+            .sandbox()
             .ok_or_else(|| self.unknown_tool("execute"))?;
         let command = args.required_str("command")?;
         let decision = self.permissions.check_command(command);

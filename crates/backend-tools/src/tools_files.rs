@@ -14,7 +14,7 @@ impl Toolset {
         let path = self
             .check_path(ToolName::Ls, Access::Read, args.str("path").unwrap_or("/"))
             .await?;
-        let entries = self.backend.ls(path.as_str()).await?;
+        let entries = self.handle.backend.ls(path.as_str()).await?;
         let total = entries.len();
         let entries: Vec<FileInfo> = entries
             .into_iter()
@@ -65,7 +65,11 @@ impl Toolset {
         let limit = args
             .usize("limit")
             .unwrap_or(backend_core::DEFAULT_READ_LIMIT);
-        let page = self.backend.read(path.as_str(), offset, limit).await?;
+        let page = self
+            .handle
+            .backend
+            .read(path.as_str(), offset, limit)
+            .await?;
 
         let mut budget = Budget::new(self.limits.max_output_chars);
         let mut cut_lines = Vec::new();
@@ -145,7 +149,8 @@ impl Toolset {
             )
             .await?;
         let content = args.required_str("content")?;
-        self.backend
+        self.handle
+            .backend
             .write(path.as_str(), content.as_bytes().to_vec())
             .await?;
         let text = format!("Wrote {} bytes to {}\n", content.len(), path.as_str());
@@ -173,6 +178,7 @@ impl Toolset {
             .with_path(path.as_str()));
         }
         let result = self
+            .handle
             .backend
             .edit(
                 path.as_str(),
@@ -203,7 +209,7 @@ impl Toolset {
         };
         self.permit(ToolName::Delete, Access::Delete, path.as_str(), decision)
             .await?;
-        self.backend.delete(path.as_str(), recursive).await?;
+        self.handle.backend.delete(path.as_str(), recursive).await?;
         Ok(ToolOutput::success(
             format!("Deleted {}\n", path.as_str()),
             json!({"file_path": path.as_str(), "recursive": recursive}),

@@ -22,6 +22,7 @@ impl Toolset {
             .await?;
         let pattern = args.required_str("pattern")?;
         let result = self
+            .handle
             .backend
             .glob(&GlobRequest::new(pattern).path(base.as_str()))
             .await?;
@@ -97,7 +98,7 @@ impl Toolset {
         if mode == "content" {
             request = request.context(args.usize("context").unwrap_or(0));
         }
-        let result = self.backend.grep(&request).await?;
+        let result = self.handle.backend.grep(&request).await?;
         let total = result.matches.len();
         let matches: Vec<GrepMatch> = result
             .matches

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use backend_core::{Backend, Error, ErrorKind, Sandbox, VirtualPath};
+use backend_core::{Backend, BackendHandle, Error, ErrorKind, Sandbox, VirtualPath};
 use serde_json::Value;
 
 use crate::args::validate;
@@ -53,8 +53,8 @@ pub trait Approver: Send + Sync {
 /// rules and output limits.
 #[derive(Clone)]
 pub struct Toolset {
-    pub(crate) backend: Arc<dyn Backend>,
-    pub(crate) sandbox: Option<Arc<dyn Sandbox>>,
+    /// The files, and the sandbox `execute` runs in when there is one.
+    pub(crate) handle: BackendHandle,
     pub(crate) permissions: Permissions,
     pub(crate) limits: OutputLimits,
     approver: Option<Arc<dyn Approver>>,
@@ -63,7 +63,7 @@ pub struct Toolset {
 impl std::fmt::Debug for Toolset {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Toolset")
-            .field("execute", &self.sandbox.is_some())
+            .field("execute", &self.handle.sandbox.is_some())
             .field("permissions", &self.permissions)
             .field("limits", &self.limits)
             .finish_non_exhaustive()
@@ -73,9 +73,14 @@ impl std::fmt::Debug for Toolset {
 impl Toolset {
     /// File tools over `backend`; no `execute`.
     pub fn new(backend: Arc<dyn Backend>) -> Self {
+        Toolset::from_handle(BackendHandle::from_backend(backend))
+    }
+
+    /// File tools over the handle's backend, and `execute` when it has a
+    /// sandbox.
+    pub fn from_handle(handle: BackendHandle) -> Self {
         Toolset {
-            backend,
-            sandbox: None,
+            handle,
             permissions: Permissions::allow_all(),
             limits: OutputLimits::default(),
             approver: None,
@@ -84,14 +89,13 @@ impl Toolset {
 
     /// File tools and `execute` over one sandbox.
     pub fn with_sandbox(sandbox: Arc<dyn Sandbox>) -> Self {
-        let backend: Arc<dyn Backend> = sandbox.clone();
-        Toolset::new(backend).sandbox(sandbox)
+        Toolset::from_handle(BackendHandle::from_sandbox(sandbox))
     }
 
     /// Runs `execute` in `sandbox` while files go to the backend given to
     /// [`Toolset::new`].
     pub fn sandbox(mut self, sandbox: Arc<dyn Sandbox>) -> Self {
-        self.sandbox = Some(sandbox);
+        self.handle.sandbox = Some(sandbox);
         self
     }
 
@@ -115,7 +119,12 @@ impl Toolset {
 
     /// The backend the file tools use.
     pub fn backend(&self) -> &Arc<dyn Backend> {
-        &self.backend
+        self.handle.backend()
+    }
+
+    /// The backend and sandbox the tools use.
+    pub fn handle(&self) -> &BackendHandle {
+        &self.handle
     }
 
     /// Whether a tool called `name` is offered (see [`Toolset::tools`]).
@@ -124,13 +133,13 @@ impl Toolset {
     }
 
     fn offers(&self, tool: ToolName) -> bool {
-        offers(tool, self.sandbox.is_some(), &self.permissions)
+        offers(tool, self.handle.sandbox.is_some(), &self.permissions)
     }
 
     /// The tools offered: `execute` only with a sandbox, and only the
     /// reading tools under the read-only preset.
     pub fn tools(&self) -> Vec<ToolSpec> {
-        offered_tools(self.sandbox.is_some(), &self.permissions)
+        offered_tools(self.handle.sandbox.is_some(), &self.permissions)
     }
 
     /// Runs the tool `name` with JSON `arguments`. Never fails: errors come
@@ -164,7 +173,7 @@ impl Toolset {
     pub fn unknown_tool(&self, name: &str) -> Error {
         let offered: Vec<&str> = self.tools().iter().map(|t| t.name).collect();
         let why = match ToolName::parse(name) {
-            Some(ToolName::Execute) if self.sandbox.is_none() => {
+            Some(ToolName::Execute) if self.handle.sandbox.is_none() => {
                 " (this server has no sandbox, so commands cannot run)".to_owned()
             }
             Some(_) => " (the server is read-only)".to_owned(),
