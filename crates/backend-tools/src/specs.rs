@@ -1,6 +1,7 @@
 //! The tool definitions: names, descriptions written for a model, and
 //! argument lists (from which the JSON Schemas are made).
 
+use backend_core::Operation;
 use serde_json::Value;
 
 use crate::args::{Field, FieldKind, schema};
@@ -68,6 +69,20 @@ impl ToolName {
     /// The tool called `name`.
     pub fn parse(name: &str) -> Option<ToolName> {
         ToolName::ALL.into_iter().find(|t| t.as_str() == name)
+    }
+
+    /// The backend operation the tool performs, named in its errors.
+    pub const fn operation(self) -> Operation {
+        match self {
+            ToolName::Ls => Operation::Ls,
+            ToolName::ReadFile => Operation::Read,
+            ToolName::WriteFile => Operation::Write,
+            ToolName::EditFile => Operation::Edit,
+            ToolName::Delete => Operation::Delete,
+            ToolName::Glob => Operation::Glob,
+            ToolName::Grep => Operation::Grep,
+            ToolName::Execute => Operation::Execute,
+        }
     }
 
     /// Whether the tool only reads (never changes files or runs commands).

@@ -200,7 +200,7 @@ impl Toolset {
     }
 
     pub(crate) async fn delete(&self, args: &Args) -> Result<ToolOutput, Error> {
-        let path = VirtualPath::parse(args.required_str("file_path")?)?;
+        let path = VirtualPath::parse_for(args.required_str("file_path")?, Operation::Delete)?;
         let recursive = args.flag("recursive");
         let decision = if recursive {
             self.permissions.check_tree(Access::Delete, &path)

@@ -231,7 +231,7 @@ impl Toolset {
         access: Access,
         path: &str,
     ) -> Result<VirtualPath, Error> {
-        let parsed = VirtualPath::parse(path)?;
+        let parsed = VirtualPath::parse_for(path, tool.operation())?;
         let decision = self.permissions.check_path(access, &parsed);
         self.permit(tool, access, parsed.as_str(), decision).await?;
         Ok(parsed)
