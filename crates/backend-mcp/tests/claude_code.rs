@@ -178,7 +178,11 @@ async fn claude_code_shows_the_model_the_text_of_our_tool_results() {
         grep.text
     );
     assert!(
-        grep.text.contains("[Output cut at 400 characters"),
+        grep.text
+            .contains("[Output cut at 400 characters. Showing matching lines 1-")
+            && grep
+                .text
+                .contains("of 200. To see more, call grep again with offset="),
         "{}",
         grep.text
     );

@@ -113,11 +113,23 @@ pub(crate) fn output_schema(tool: ToolName) -> Value {
                     "output_mode": {"type": "string", "enum": crate::specs::GREP_MODES},
                     "truncated": boolean,
                     "hidden": integer,
+                    "offset": integer,
+                    "total": integer,
+                    "next_offset": nullable_integer(),
                     "files": strings,
                     "matches": {"type": "array", "items": a_match},
                     "counts": {"type": "array", "items": count},
                 }),
-                &["pattern", "path", "output_mode", "truncated", "hidden"],
+                &[
+                    "pattern",
+                    "path",
+                    "output_mode",
+                    "truncated",
+                    "hidden",
+                    "offset",
+                    "total",
+                    "next_offset",
+                ],
             )
         }
         ToolName::Execute => object(

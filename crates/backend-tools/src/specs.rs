@@ -157,7 +157,7 @@ impl ToolName {
                 "Find files by name pattern, sorted by path. `*` matches within one path segment, `**` across segments, `?` one character, `[abc]` a set, `{a,b}` alternatives. A pattern without `/` matches the file name at any depth (`*.rs` finds every Rust file). Hidden names (starting with `.`) match only a pattern segment that starts with `.`."
             }
             ToolName::Grep => {
-                "Search file contents. `pattern` is a fixed string unless `regex` is true (Rust regex syntax). Searches every file under `path` (hidden files too, not `.git/`; binary files are skipped), optionally only files matching the `glob` filter. `output_mode`: `files_with_matches` (default: the paths of matching files), `content` (matching lines as `path:line:text`, with `context` lines around as `path-line-text`), or `count` (matches per file)."
+                "Search file contents. `pattern` is a fixed string unless `regex` is true (Rust regex syntax). Searches every file under `path` (hidden files too, not `.git/`; binary files are skipped), optionally only files matching the `glob` filter. `output_mode`: `files_with_matches` (default: the paths of matching files), `content` (matching lines as `path:line:text`, with `context` lines around as `path-line-text`), or `count` (matches per file). Results are sorted by path, then line. A long result is shown a page at a time: the note at its end gives the `offset` for the next page; `head_limit` makes pages smaller."
             }
             ToolName::Execute => {
                 "Run a shell command (`sh -c`) in the sandbox, in the directory that holds the workspace root `/`, so `/src/main.py` is `./src/main.py` to the command. Returns the exit code, stdout and stderr. Stdin is closed. The command is killed after `timeout` seconds (default 120)."
@@ -293,9 +293,29 @@ const GREP: &[Field] = &[
         "Lines of context to show before and after each match in `content` mode (default 0).",
     ),
     Field::optional(
+        "before_context",
+        COUNT,
+        "Lines of context before each match in `content` mode (like grep -B; overrides `context`).",
+    ),
+    Field::optional(
+        "after_context",
+        COUNT,
+        "Lines of context after each match in `content` mode (like grep -A; overrides `context`).",
+    ),
+    Field::optional(
+        "offset",
+        COUNT,
+        "Skip this many entries (matching lines in `content` mode, files otherwise) before showing any; use the offset the previous page's note gives (default 0).",
+    ),
+    Field::optional(
+        "head_limit",
+        POSITIVE,
+        "Show at most this many entries (matching lines in `content` mode, files otherwise).",
+    ),
+    Field::optional(
         "max_count",
         POSITIVE,
-        "The most matching lines to return in total.",
+        "The most matching lines to search for in total; more are not looked at.",
     ),
 ];
 

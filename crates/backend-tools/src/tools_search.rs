@@ -96,79 +96,123 @@ impl Toolset {
             request = request.max_count(max);
         }
         if mode == "content" {
-            request = request.context(args.usize("context").unwrap_or(0));
+            let both = args.usize("context").unwrap_or(0);
+            request = request.context_lines(
+                args.usize("before_context").unwrap_or(both),
+                args.usize("after_context").unwrap_or(both),
+            );
         }
         let result = self.handle.backend.grep(&request).await?;
-        let total = result.matches.len();
+        let found = result.matches.len();
         let matches: Vec<GrepMatch> = result
             .matches
             .into_iter()
             .filter(|m| self.readable(&m.path))
             .collect();
-        let hidden = total - matches.len();
+        let hidden = found - matches.len();
         let by_file = group_by_file(&matches);
+        let with_context = request.before_context > 0 || request.after_context > 0;
+
+        // The entries paged by offset and head_limit: matching lines (with
+        // their context) in content mode, files otherwise.
+        let total = if mode == "content" {
+            matches.len()
+        } else {
+            by_file.len()
+        };
+        let offset = args.usize("offset").unwrap_or(0).min(total);
+        let limit = args.usize("head_limit").unwrap_or(usize::MAX);
+        let page_end = offset.saturating_add(limit).min(total);
 
         let mut budget = Budget::new(self.limits.max_output_chars);
+        let mut shown = 0;
         // The JSON lists only what the text shows, so it is capped alike.
         let structured_mode = match mode {
             "content" => {
-                let mut shown = Vec::new();
-                for (path, file_matches) in &by_file {
-                    for (line, is_match) in
-                        content_lines(path, file_matches, request.before_context > 0)
-                    {
+                let page: Vec<&GrepMatch> = by_file
+                    .values()
+                    .flatten()
+                    .copied()
+                    .skip(offset)
+                    .take(page_end - offset)
+                    .collect();
+                let mut listed = Vec::new();
+                for (path, file_matches) in &group_by_file_refs(&page) {
+                    for (line, is_match) in content_lines(path, file_matches, with_context) {
                         if !budget.push(&line) {
                             break;
                         }
                         if let Some(m) = is_match {
-                            shown.push(match_json(m));
+                            shown += 1;
+                            listed.push(match_json(m));
                         }
                     }
                 }
-                json!(shown)
+                json!(listed)
             }
             "count" => {
-                let mut shown = Vec::new();
-                for (path, file_matches) in &by_file {
+                let mut listed = Vec::new();
+                for (path, file_matches) in by_file.iter().skip(offset).take(page_end - offset) {
                     if budget.push(&format!("{path}:{}", file_matches.len())) {
-                        shown.push(json!({"path": path, "count": file_matches.len()}));
+                        shown += 1;
+                        listed.push(json!({"path": path, "count": file_matches.len()}));
                     }
                 }
-                json!(shown)
+                json!(listed)
             }
             _ => {
-                let mut shown = Vec::new();
-                for path in by_file.keys() {
+                let mut listed = Vec::new();
+                for path in by_file.keys().skip(offset).take(page_end - offset) {
                     if budget.push(path) {
-                        shown.push(*path);
+                        shown += 1;
+                        listed.push(*path);
                     }
                 }
-                json!(shown)
+                json!(listed)
             }
         };
         let cut = budget.is_full();
         let mut text = budget.into_text();
+        let unit = if mode == "content" {
+            "matching lines"
+        } else {
+            "files"
+        };
+        let next_offset = (offset + shown < total).then_some(offset + shown);
         if matches.is_empty() {
             text.push_str(&format!(
                 "No matches for {pattern:?} under {}\n",
                 base.as_str()
             ));
-        } else if mode == "count" {
+        } else if shown == 0 {
+            text.push_str(&format!(
+                "[offset={offset} is past the end: there are {total} {unit}.]\n"
+            ));
+        } else if mode == "count" && next_offset.is_none() && offset == 0 {
             text.push_str(&format!(
                 "[{} matching lines in {} files.]\n",
                 matches.len(),
                 by_file.len()
             ));
         }
-        if cut {
+        if let Some(next) = next_offset.filter(|_| shown > 0) {
+            let why = if cut {
+                format!(
+                    "Output cut at {} characters. ",
+                    self.limits.max_output_chars
+                )
+            } else {
+                String::new()
+            };
             text.push_str(&format!(
-                "[Output cut at {} characters; narrow the search with path, glob or max_count.]\n",
-                self.limits.max_output_chars
+                "[{why}Showing {unit} {}-{} of {total}. To see more, call grep again with offset={next}, or narrow the search with path or glob.]\n",
+                offset + 1,
+                offset + shown
             ));
         }
         if result.truncated {
             text.push_str(&format!(
-                "[Stopped after {total} matching lines; more exist. Raise max_count or narrow the search.]\n"
+                "[Stopped after {found} matching lines; more exist. Raise max_count or narrow the search.]\n"
             ));
         }
         if hidden > 0 {
@@ -183,8 +227,11 @@ impl Toolset {
             "pattern": pattern,
             "path": base.as_str(),
             "output_mode": mode,
-            "truncated": result.truncated || cut,
+            "truncated": result.truncated || cut || next_offset.is_some(),
             "hidden": hidden,
+            "offset": offset,
+            "total": total,
+            "next_offset": next_offset,
         });
         structured[key] = structured_mode;
         if cap_list(&mut structured, key, self.limits.max_output_chars) {
@@ -206,9 +253,13 @@ fn match_json(m: &GrepMatch) -> Value {
 }
 
 fn group_by_file(matches: &[GrepMatch]) -> BTreeMap<&str, Vec<&GrepMatch>> {
+    group_by_file_refs(&matches.iter().collect::<Vec<_>>())
+}
+
+fn group_by_file_refs<'m>(matches: &[&'m GrepMatch]) -> BTreeMap<&'m str, Vec<&'m GrepMatch>> {
     let mut by_file: BTreeMap<&str, Vec<&GrepMatch>> = BTreeMap::new();
     for m in matches {
-        by_file.entry(m.path.as_str()).or_default().push(m);
+        by_file.entry(m.path.as_str()).or_default().push(*m);
     }
     by_file
 }
