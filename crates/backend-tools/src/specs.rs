@@ -154,7 +154,7 @@ impl ToolName {
                 "Delete a file, or a directory and everything in it when `recursive` is true. The root `/` cannot be deleted."
             }
             ToolName::Glob => {
-                "Find files by name pattern, sorted by path. `*` matches within one path segment, `**` across segments, `?` one character, `[abc]` a set, `{a,b}` alternatives. A pattern without `/` matches the file name at any depth (`*.rs` finds every Rust file). Hidden names (starting with `.`) match only a pattern segment that starts with `.`."
+                "Find files by name pattern, sorted by path. `*` matches within one path segment, `**` across segments, `?` one character, `[abc]` a set, `{a,b}` alternatives. A pattern without `/` matches the file name at any depth (`*.rs` finds every Rust file). Hidden names (starting with `.`) match only a pattern segment that starts with `.`. A long result is cut with a note giving the total; narrow the pattern or path then. `newest_first` sorts by modification time instead."
             }
             ToolName::Grep => {
                 "Search file contents. `pattern` is a fixed string unless `regex` is true (Rust regex syntax). Searches every file under `path` (hidden files too, not `.git/`; binary files are skipped), optionally only files matching the `glob` filter. `output_mode`: `files_with_matches` (default: the paths of matching files), `content` (matching lines as `path:line:text`, with `context` lines around as `path-line-text`), or `count` (matches per file). Results are sorted by path, then line. A long result is shown a page at a time: the note at its end gives the `offset` for the next page; `head_limit` makes pages smaller."
@@ -250,6 +250,11 @@ const GLOB: &[Field] = &[
         "path",
         FieldKind::String,
         "The directory to search under (default `/`).",
+    ),
+    Field::optional(
+        "newest_first",
+        FieldKind::Boolean,
+        "Sort by modification time, most recently changed first, instead of by path (default false).",
     ),
 ];
 

@@ -27,11 +27,19 @@ impl Toolset {
             .glob(&GlobRequest::new(pattern).path(base.as_str()))
             .await?;
         let total = result.files.len();
-        let files: Vec<FileInfo> = result
+        let mut files: Vec<FileInfo> = result
             .files
             .into_iter()
             .filter(|f| self.readable(&f.path))
             .collect();
+        if args.flag("newest_first") {
+            // Newest first; files without a time last, each group by path.
+            files.sort_by(|a, b| {
+                b.modified
+                    .cmp(&a.modified)
+                    .then_with(|| a.path.as_str().cmp(b.path.as_str()))
+            });
+        }
         let hidden = total - files.len();
         let mut budget = Budget::new(self.limits.max_output_chars);
         for file in &files {
@@ -48,7 +56,7 @@ impl Toolset {
         }
         if cut {
             text.push_str(&format!(
-                "[Output cut: showing {shown} of {} files; use a narrower pattern or path.]\n",
+                "[Output cut: showing {shown} of {} files. Use a narrower pattern or path to see the rest.]\n",
                 files.len()
             ));
         }

@@ -1,5 +1,6 @@
 //! grep's `offset`/`head_limit` paging, its separate before/after context,
-//! and the note that says how to get the next page.
+//! and the note that says how to get the next page; glob's cut note and
+//! `newest_first`.
 
 use std::sync::Arc;
 
@@ -130,4 +131,48 @@ async fn before_and_after_context_are_separate() {
         out.text,
         "/a.txt-1-one\n/a.txt-2-two\n/a.txt:3:match\n/a.txt-4-four\n"
     );
+}
+
+#[tokio::test]
+async fn glob_newest_first_sorts_by_modification_time() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let now = std::time::SystemTime::now();
+    for (name, age_secs) in [("a.txt", 300), ("b.txt", 100), ("c.txt", 200)] {
+        let path = dir.path().join(name);
+        std::fs::write(&path, "x").expect("seed");
+        let file = std::fs::File::options()
+            .write(true)
+            .open(&path)
+            .expect("open");
+        file.set_modified(now - std::time::Duration::from_secs(age_secs))
+            .expect("set the time");
+    }
+    let sandbox = backend_local::LocalSandbox::new(dir.path()).expect("a local sandbox");
+    let tools = Toolset::with_sandbox(Arc::new(sandbox));
+    let out = tools
+        .call("glob", &json!({"pattern": "*.txt", "newest_first": true}))
+        .await;
+    assert_eq!(out.text, "/b.txt\n/c.txt\n/a.txt\n");
+    let out = tools.call("glob", &json!({"pattern": "*.txt"})).await;
+    assert_eq!(out.text, "/a.txt\n/b.txt\n/c.txt\n");
+}
+
+#[tokio::test]
+async fn a_cut_glob_gives_the_total_and_how_to_narrow() {
+    let files: Vec<(String, String)> = (0..100)
+        .map(|i| (format!("/d/f{i:03}.txt"), String::new()))
+        .collect();
+    let refs: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(p, c)| (p.as_str(), c.as_str()))
+        .collect();
+    let tools = tools(&refs, 200).await;
+    let out = tools.call("glob", &json!({"pattern": "**/*.txt"})).await;
+    assert!(
+        out.text
+            .contains("of 100 files. Use a narrower pattern or path"),
+        "{}",
+        out.text
+    );
+    assert_eq!(out.structured["total"], json!(100));
 }
