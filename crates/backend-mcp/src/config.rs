@@ -13,6 +13,7 @@ use serde::Deserialize;
 /// sandbox = "local"                # commands on the host, in that directory: trusted use only
 /// read_only = false
 /// structured_content = false       # also send results as JSON (see below)
+/// read_before_write = true         # writes need a read of the current file first
 ///
 /// [limits]
 /// max_output_chars = 40000
@@ -46,6 +47,10 @@ pub struct Config {
     /// line numbers, paging hints or cut notes).
     #[serde(default)]
     pub structured_content: bool,
+    /// Refuse (`conflict`) `write_file` over an existing file and
+    /// `edit_file` unless the session read the file and it has not changed
+    /// since; on when absent.
+    pub read_before_write: Option<bool>,
     /// Output size limits.
     #[serde(default)]
     pub limits: LimitsConfig,
@@ -100,6 +105,11 @@ impl Config {
         } else {
             permissions
         })
+    }
+
+    /// Whether read-before-write is on (the default).
+    pub fn read_before_write(&self) -> bool {
+        self.read_before_write.unwrap_or(true)
     }
 
     /// The output limits, defaults filled in.

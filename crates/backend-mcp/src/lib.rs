@@ -38,12 +38,14 @@ pub use server::{McpServer, to_mcp_result};
 /// Builds the toolset a configuration describes over an opened backend:
 /// under `read_only` the backend is wrapped in [`ReadOnly`] (so nothing
 /// below the tools can change a file either) and only the reading tools
-/// are offered; every backend operation gets a `tracing` span ([`Traced`]).
+/// are offered; every backend operation gets a `tracing` span ([`Traced`]);
+/// read-before-write follows the config (on by default).
 pub fn toolset(opened: &Opened, config: &Config) -> anyhow::Result<backend_tools::Toolset> {
     let handle = layered(&opened.handle, config.read_only);
     Ok(backend_tools::Toolset::from_handle(handle)
         .permissions(config.permissions()?)
-        .limits(config.limits()?))
+        .limits(config.limits()?)
+        .read_before_write(config.read_before_write()))
 }
 
 /// The layers the server puts around what it opened.

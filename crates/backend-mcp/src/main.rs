@@ -69,6 +69,9 @@ struct BackendArgs {
     /// Declare output schemas and send each result's JSON as MCP structuredContent besides the text (Claude Code then shows the model the JSON instead of the text).
     #[arg(long)]
     structured_content: bool,
+    /// Let write_file and edit_file change files this session has not read (on by default: they fail with `conflict`).
+    #[arg(long)]
+    no_read_before_write: bool,
     /// Log as JSON lines (to stderr).
     #[arg(long)]
     log_json: bool,
@@ -91,6 +94,9 @@ impl BackendArgs {
         }
         config.read_only |= self.read_only;
         config.structured_content |= self.structured_content;
+        if self.no_read_before_write {
+            config.read_before_write = Some(false);
+        }
         Ok(config)
     }
 }
@@ -179,7 +185,11 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let arguments: serde_json::Value = serde_json::from_str(&arguments)
                 .with_context(|| format!("the arguments are not valid JSON: {arguments}"))?;
             let opened = open(config.backend.as_ref(), config.sandbox.as_deref()).await?;
-            let output = toolset(&opened, &config)?.call(&tool, &arguments).await;
+            // One call is no session: nothing was read before it.
+            let output = toolset(&opened, &config)?
+                .read_before_write(false)
+                .call(&tool, &arguments)
+                .await;
             opened.close().await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&output.structured)?);

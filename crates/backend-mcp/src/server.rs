@@ -28,8 +28,8 @@ fn instructions(specs: &[ToolSpec]) -> String {
     )
 }
 
-/// An MCP server handler over a [`Toolset`]. Cloning is cheap; every HTTP
-/// session gets a clone sharing the same backend.
+/// An MCP server handler over a [`Toolset`]. Cloning is cheap and shares
+/// everything; every HTTP session gets [`McpServer::new_session`].
 #[derive(Clone, Debug)]
 pub struct McpServer {
     tools: Arc<Toolset>,
@@ -60,6 +60,15 @@ impl McpServer {
         self.listed = Arc::new(specs.iter().map(|s| to_mcp_tool(s, on)).collect());
         self.structured = on;
         self
+    }
+
+    /// A server for another client session: the same tools, with its own
+    /// read-before-write record.
+    pub fn new_session(&self) -> McpServer {
+        McpServer {
+            tools: Arc::new(self.tools.new_session()),
+            ..self.clone()
+        }
     }
 
     /// The toolset behind the server.

@@ -263,3 +263,29 @@ fn the_server_exits_within_50_ms_of_sigint() {
         "the server took {elapsed:?} to exit after SIGINT (clients send SIGTERM after 100 ms)"
     );
 }
+
+#[test]
+fn the_server_requires_a_read_before_a_write_unless_told_not_to() {
+    let dir = temp_dir();
+    std::fs::create_dir_all(dir.path().join("ws")).expect("mkdir");
+    std::fs::write(dir.path().join("ws/a.txt"), "one\n").expect("seed");
+    let mut session = Session::start(dir.path(), &["--backend", "ws"]);
+    let edit = json!({"file_path": "/a.txt", "old_string": "one", "new_string": "two"});
+    let refused = session.call("edit_file", edit.clone());
+    let text = refused["result"]["content"][0]["text"]
+        .as_str()
+        .expect("text");
+    assert!(text.starts_with("Error [conflict]: "), "{text}");
+    session.call("read_file", json!({"file_path": "/a.txt"}));
+    let done = session.call("edit_file", edit);
+    assert_eq!(done["result"]["isError"], json!(false), "{done}");
+    session.finish();
+
+    let mut session = Session::start(dir.path(), &["--backend", "ws", "--no-read-before-write"]);
+    let done = session.call(
+        "write_file",
+        json!({"file_path": "/a.txt", "content": "x\n"}),
+    );
+    assert_eq!(done["result"]["isError"], json!(false), "{done}");
+    session.finish();
+}

@@ -31,6 +31,7 @@ mod args;
 mod output;
 mod output_schema;
 pub mod permissions;
+mod read_state;
 mod specs;
 mod tools_exec;
 mod tools_files;

@@ -145,10 +145,10 @@ impl ToolName {
                 "Read a text file. Lines come numbered like `cat -n` (the number, a tab, the line). By default up to 2000 lines from the start; for a long file, pass `offset` (0-based line index to start at: offset 100 starts at line 101) and `limit`, and follow the hint at the end of the output, which gives the next offset. Very long lines are cut with a marker. Read a file before editing it."
             }
             ToolName::WriteFile => {
-                "Create a file, or replace an existing file's whole content. Missing parent directories are created. Prefer edit_file to change part of an existing file."
+                "Create a file, or replace an existing file's whole content. Missing parent directories are created. Prefer edit_file to change part of an existing file. Read an existing file with read_file before replacing it: otherwise, or when it changed since, the call may fail with `conflict`."
             }
             ToolName::EditFile => {
-                "Replace an exact string in a file. `old_string` must match the file's text exactly, including whitespace and indentation (do not include the line-number prefix from read_file). It must occur exactly once unless `replace_all` is true; if it occurs several times, add surrounding lines to make it unique."
+                "Replace an exact string in a file. `old_string` must match the file's text exactly, including whitespace and indentation (do not include the line-number prefix from read_file). It must occur exactly once unless `replace_all` is true; if it occurs several times, add surrounding lines to make it unique. Read the file with read_file first: otherwise, or when it changed since, the call may fail with `conflict` (read it again, then retry)."
             }
             ToolName::Delete => {
                 "Delete a file, or a directory and everything in it when `recursive` is true. The root `/` cannot be deleted."

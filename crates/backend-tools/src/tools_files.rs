@@ -70,6 +70,11 @@ impl Toolset {
             .backend
             .read(path.as_str(), offset, limit)
             .await?;
+        if let Some(state) = &self.read_state {
+            state
+                .remember(self.backend().as_ref(), path.as_str())
+                .await?;
+        }
 
         let mut budget = Budget::new(self.limits.max_output_chars);
         let mut cut_lines = Vec::new();
@@ -149,10 +154,20 @@ impl Toolset {
             )
             .await?;
         let content = args.required_str("content")?;
+        if let Some(state) = &self.read_state {
+            state
+                .check(self.backend().as_ref(), path.as_str(), Operation::Write)
+                .await?;
+        }
         self.handle
             .backend
             .write(path.as_str(), content.as_bytes().to_vec())
             .await?;
+        if let Some(state) = &self.read_state {
+            state
+                .remember(self.backend().as_ref(), path.as_str())
+                .await?;
+        }
         let text = format!("Wrote {} bytes to {}\n", content.len(), path.as_str());
         Ok(ToolOutput::success(
             text,
@@ -177,6 +192,11 @@ impl Toolset {
             .with_operation(Operation::Edit)
             .with_path(path.as_str()));
         }
+        if let Some(state) = &self.read_state {
+            state
+                .check(self.backend().as_ref(), path.as_str(), Operation::Edit)
+                .await?;
+        }
         let result = self
             .handle
             .backend
@@ -187,6 +207,11 @@ impl Toolset {
                 args.flag("replace_all"),
             )
             .await?;
+        if let Some(state) = &self.read_state {
+            state
+                .remember(self.backend().as_ref(), path.as_str())
+                .await?;
+        }
         let n = result.replacements;
         let text = format!(
             "Replaced {n} occurrence{} in {}\n",
@@ -210,6 +235,9 @@ impl Toolset {
         self.permit(ToolName::Delete, Access::Delete, path.as_str(), decision)
             .await?;
         self.handle.backend.delete(path.as_str(), recursive).await?;
+        if let Some(state) = &self.read_state {
+            state.forget(path.as_str());
+        }
         Ok(ToolOutput::success(
             format!("Deleted {}\n", path.as_str()),
             json!({"file_path": path.as_str(), "recursive": recursive}),

@@ -9,6 +9,7 @@ use serde_json::Value;
 use crate::args::validate;
 use crate::output::{OutputLimits, ToolOutput};
 use crate::permissions::{Access, Decision, Permissions};
+use crate::read_state::ReadState;
 use crate::specs::ToolName;
 
 /// A tool as offered to a model.
@@ -58,6 +59,8 @@ pub struct Toolset {
     pub(crate) permissions: Permissions,
     pub(crate) limits: OutputLimits,
     approver: Option<Arc<dyn Approver>>,
+    /// The session's read versions, when read-before-write is on.
+    pub(crate) read_state: Option<Arc<ReadState>>,
 }
 
 impl std::fmt::Debug for Toolset {
@@ -84,6 +87,7 @@ impl Toolset {
             permissions: Permissions::allow_all(),
             limits: OutputLimits::default(),
             approver: None,
+            read_state: None,
         }
     }
 
@@ -109,6 +113,21 @@ impl Toolset {
     pub fn limits(mut self, limits: OutputLimits) -> Self {
         self.limits = limits;
         self
+    }
+
+    /// Read before write (off by default): `write_file` over an existing
+    /// file and `edit_file` fail with `conflict` unless this toolset read
+    /// (or wrote) the file and it has not changed since. The record is one
+    /// session's: give each session its own with [`Toolset::new_session`].
+    pub fn read_before_write(mut self, on: bool) -> Self {
+        self.read_state = on.then(|| Arc::new(ReadState::default()));
+        self
+    }
+
+    /// A copy for another session: the same backend and rules, and an
+    /// empty read-before-write record.
+    pub fn new_session(&self) -> Toolset {
+        self.clone().read_before_write(self.read_state.is_some())
     }
 
     /// Sets who decides calls held by `ask` rules.
