@@ -58,11 +58,27 @@ fn tool(name: &str) -> String {
 
 /// Runs `claude -p` against `api` with our server over stdio; returns its
 /// combined output for failure messages.
-async fn run_claude(api: &FakeApi, home: &Path, workspace: &Path, config: &Path) -> String {
+async fn run_claude(
+    api: &FakeApi,
+    home: &Path,
+    workspace: &Path,
+    config: &Path,
+    extra_args: &[&str],
+) -> String {
+    let mut args = vec![
+        json!("serve"),
+        json!("--config"),
+        json!(config),
+        json!("--backend"),
+        json!(workspace),
+        json!("--sandbox"),
+        json!("local"),
+    ];
+    args.extend(extra_args.iter().map(|a| json!(a)));
     let mcp_config = json!({"mcpServers": {SERVER: {
         "type": "stdio",
         "command": BINARY,
-        "args": ["serve", "--config", config, "--backend", workspace, "--sandbox", "local"],
+        "args": args,
     }}});
     let mcp_config_path = home.join("mcp.json");
     std::fs::write(&mcp_config_path, mcp_config.to_string()).expect("writing the MCP config");
@@ -152,7 +168,7 @@ async fn claude_code_shows_the_model_the_text_of_our_tool_results() {
         },
     ];
     let api = FakeApi::start(script).await;
-    let transcript = run_claude(&api, home.path(), &workspace, &config).await;
+    let transcript = run_claude(&api, home.path(), &workspace, &config, &[]).await;
     let results = api.results();
     for r in &results {
         eprintln!(
@@ -211,4 +227,35 @@ async fn claude_code_shows_the_model_the_text_of_our_tool_results() {
         "{}",
         missing.text
     );
+}
+
+/// Why structuredContent is off by default: with it on, Claude Code hands
+/// the model the JSON instead of the text.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_structured_content_on_claude_code_shows_the_model_json() {
+    let home = tempfile::tempdir().expect("a temporary home");
+    let workspace = home.path().join("workspace");
+    std::fs::create_dir_all(&workspace).expect("mkdir workspace");
+    std::fs::write(workspace.join("notes.txt"), "alpha\nbeta\ngamma\n").expect("seed notes");
+    let config = home.path().join("agent.toml");
+    std::fs::write(&config, "").expect("writing the config");
+    let api = FakeApi::start(vec![Step {
+        tool: tool("read_file"),
+        input: json!({"file_path": "/notes.txt", "limit": 2}),
+    }])
+    .await;
+    let transcript = run_claude(
+        &api,
+        home.path(),
+        &workspace,
+        &config,
+        &["--structured-content"],
+    )
+    .await;
+    let results = api.results();
+    let read = result(&results, 0, &transcript);
+    eprintln!("with structuredContent: {}", read.text);
+    let json: serde_json::Value = serde_json::from_str(&read.text).expect("the model got the JSON");
+    assert_eq!(json["next_offset"], 2);
+    assert!(!read.text.contains("Showing lines"));
 }
