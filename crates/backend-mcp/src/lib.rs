@@ -7,6 +7,15 @@
 //! speaks MCP over stdio (or streamable HTTP with `--http ADDR`), and
 //! `agent-backend call TOOL 'JSON'` runs one tool call for scripts.
 //!
+//! Results reach the client as text content, the form the tool
+//! descriptions promise (numbered lines, paging hints, cut notes): clients
+//! such as Claude Code show the model `structuredContent` instead of the
+//! text when it is present, so it is sent only when asked for
+//! ([`Config::structured_content`], `--structured-content`), together with
+//! each tool's `outputSchema`. Writes need a read first
+//! ([`Config::read_before_write`], on by default), one record per client
+//! session.
+//!
 //! # Example
 //! ```no_run
 //! use backend_mcp::McpServer;

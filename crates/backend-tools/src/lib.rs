@@ -7,7 +7,8 @@
 //! ([`Toolset::call`]): the arguments are checked against the schema (a
 //! missing, mistyped or unknown field gives an error naming it), the
 //! permission rules are applied, the backend is called, and the result comes
-//! back as text for a model plus the same facts as JSON. Errors are one line,
+//! back as text for a model plus the same facts as JSON (holding no more
+//! than the text shows, described by [`ToolSpec::output_schema`]). Errors are one line,
 //! `Error [code]: message`, with the stable code of
 //! [`backend_core::ErrorKind`].
 //!
