@@ -12,6 +12,8 @@ use serde::Deserialize;
 /// backend = "file://./workspace"   # or "state://", "docker://python:3.12-slim", a table
 /// sandbox = "local"                # commands on the host, in that directory: trusted use only
 /// read_only = false
+/// structured_content = false       # also send results as JSON (see below)
+/// read_before_write = true         # writes need a read of the current file first
 ///
 /// [limits]
 /// max_output_chars = 40000
@@ -39,6 +41,16 @@ pub struct Config {
     /// Offer only the reading tools.
     #[serde(default)]
     pub read_only: bool,
+    /// Declare each tool's `outputSchema` and send results' JSON as MCP
+    /// `structuredContent` besides the text. Off by default: Claude Code
+    /// and the Agent SDK show the model that JSON instead of the text (no
+    /// line numbers, paging hints or cut notes).
+    #[serde(default)]
+    pub structured_content: bool,
+    /// Refuse (`conflict`) `write_file` over an existing file and
+    /// `edit_file` unless the session read the file and it has not changed
+    /// since; on when absent.
+    pub read_before_write: Option<bool>,
     /// Output size limits.
     #[serde(default)]
     pub limits: LimitsConfig,
@@ -95,6 +107,11 @@ impl Config {
         })
     }
 
+    /// Whether read-before-write is on (the default).
+    pub fn read_before_write(&self) -> bool {
+        self.read_before_write.unwrap_or(true)
+    }
+
     /// The output limits, defaults filled in.
     pub fn limits(&self) -> anyhow::Result<OutputLimits> {
         let mut limits = OutputLimits::default();
@@ -120,6 +137,7 @@ mod tests {
 backend = "state://"
 sandbox = "local"
 read_only = true
+structured_content = true
 [limits]
 max_output_chars = 5000
 [permissions]
@@ -131,6 +149,7 @@ allowed_hosts = ["example.com"]
         let config = Config::parse(text).unwrap();
         assert_eq!(config.backend, Some(serde_json::json!("state://")));
         assert!(config.permissions().unwrap().is_read_only());
+        assert!(config.structured_content);
         assert_eq!(config.limits().unwrap().max_output_chars, 5000);
         assert_eq!(config.http.allowed_hosts, vec!["example.com"]);
     }

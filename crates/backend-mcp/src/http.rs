@@ -27,7 +27,7 @@ pub async fn serve_http(
         .with_allowed_hosts(hosts)
         .with_cancellation_token(shutdown.child_token());
     let service = StreamableHttpService::new(
-        move || Ok(server.clone()),
+        move || Ok(server.new_session()),
         Arc::new(LocalSessionManager::default()),
         config,
     );

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use backend_mcp::{Config, McpServer, http, open, toolset};
+use clap::ArgAction;
 use clap::{Args, Parser, Subcommand};
 use rmcp::ServiceExt;
 use tokio_util::sync::CancellationToken;
@@ -65,9 +66,18 @@ struct BackendArgs {
     /// Offer only ls, read_file, glob and grep.
     #[arg(long)]
     read_only: bool,
+    /// Declare output schemas and send each result's JSON as MCP structuredContent besides the text (Claude Code then shows the model the JSON instead of the text).
+    #[arg(long)]
+    structured_content: bool,
+    /// Let write_file and edit_file change files this session has not read (on by default: they fail with `conflict`).
+    #[arg(long)]
+    no_read_before_write: bool,
     /// Log as JSON lines (to stderr).
     #[arg(long)]
     log_json: bool,
+    /// Log more on stderr: -v info (each tool call), -vv debug, -vvv trace. Default: warnings and errors only. RUST_LOG overrides.
+    #[arg(short, long, action = ArgAction::Count)]
+    verbose: u8,
 }
 
 impl BackendArgs {
@@ -83,13 +93,25 @@ impl BackendArgs {
             config.sandbox = Some(sandbox.clone());
         }
         config.read_only |= self.read_only;
+        config.structured_content |= self.structured_content;
+        if self.no_read_before_write {
+            config.read_before_write = Some(false);
+        }
         Ok(config)
     }
 }
 
-fn init_logs(json: bool) {
-    let filter =
-        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,rmcp=warn"));
+/// Logs on stderr: warnings by default, since clients such as Claude Code
+/// report every stderr line of a stdio server as an error.
+fn init_logs(args: &BackendArgs) {
+    let json = args.log_json;
+    let level = match args.verbose {
+        0 => "warn",
+        1 => "info,rmcp=warn",
+        2 => "debug",
+        _ => "trace",
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -121,8 +143,10 @@ fn main() -> ExitCode {
         }
     };
     // Standard input is read by a blocking thread that nothing can interrupt;
-    // do not wait for it after a signal ended a stdio session.
-    runtime.shutdown_timeout(std::time::Duration::from_millis(200));
+    // do not wait for it after a signal ended a stdio session (clients such
+    // as Claude Code send SIGTERM 100 ms after SIGINT). Everything that needs
+    // cleaning up was closed inside `run`.
+    runtime.shutdown_background();
     code
 }
 
@@ -133,10 +157,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             allow_hosts,
             backend,
         } => {
-            init_logs(backend.log_json);
+            init_logs(&backend);
             let config = backend.config()?;
             let opened = open(config.backend.as_ref(), config.sandbox.as_deref()).await?;
-            let server = McpServer::new(toolset(&opened, &config)?);
+            let server = backend_mcp::server(&opened, &config)?;
             let tools: Vec<&str> = server.toolset().tools().iter().map(|t| t.name).collect();
             tracing::info!(backend = %opened.description, tools = ?tools, "starting");
             let served = match http {
@@ -156,12 +180,16 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             json,
             backend,
         } => {
-            init_logs(backend.log_json);
+            init_logs(&backend);
             let config = backend.config()?;
             let arguments: serde_json::Value = serde_json::from_str(&arguments)
                 .with_context(|| format!("the arguments are not valid JSON: {arguments}"))?;
             let opened = open(config.backend.as_ref(), config.sandbox.as_deref()).await?;
-            let output = toolset(&opened, &config)?.call(&tool, &arguments).await;
+            // One call is no session: nothing was read before it.
+            let output = toolset(&opened, &config)?
+                .read_before_write(false)
+                .call(&tool, &arguments)
+                .await;
             opened.close().await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&output.structured)?);
@@ -178,20 +206,26 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             })
         }
         Command::Tools { backend } => {
-            init_logs(backend.log_json);
+            init_logs(&backend);
             let config = backend.config()?;
-            let opened = open(config.backend.as_ref(), config.sandbox.as_deref()).await?;
-            let tools: Vec<serde_json::Value> = toolset(&opened, &config)?
-                .tools()
-                .into_iter()
-                .map(|t| {
-                    serde_json::json!({
-                        "name": t.name,
-                        "description": t.description,
-                        "input_schema": t.input_schema,
+            // Listing opens nothing: no directory is created, nothing starts.
+            let spec = backend_mcp::resolve(config.backend.as_ref(), config.sandbox.as_deref())?;
+            let execute = backend_mcp::runs_commands(&spec);
+            let tools: Vec<serde_json::Value> =
+                backend_tools::offered_tools(execute, &config.permissions()?)
+                    .into_iter()
+                    .map(|t| {
+                        let mut tool = serde_json::json!({
+                            "name": t.name,
+                            "description": t.description,
+                            "input_schema": t.input_schema,
+                        });
+                        if config.structured_content {
+                            tool["output_schema"] = t.output_schema;
+                        }
+                        tool
                     })
-                })
-                .collect();
+                    .collect();
             println!("{}", serde_json::to_string_pretty(&tools)?);
             Ok(ExitCode::SUCCESS)
         }

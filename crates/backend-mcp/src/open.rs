@@ -9,20 +9,17 @@
 //! own directory.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use agent_backend::{BackendSpec, BuiltBackend};
 use anyhow::{Context, bail};
-use backend_core::{Backend, Sandbox};
+use backend_core::BackendHandle;
 use serde_json::Value;
 
 /// A backend, and the sandbox that runs commands when there is one.
 #[derive(Clone)]
 pub struct Opened {
-    /// Where the file tools go.
-    pub backend: Arc<dyn Backend>,
-    /// Where `execute` goes.
-    pub sandbox: Option<Arc<dyn Sandbox>>,
+    /// Where the file tools go, and `execute` when it has a sandbox.
+    pub handle: BackendHandle,
     /// A one-line description for logs.
     pub description: String,
 }
@@ -36,10 +33,10 @@ impl std::fmt::Debug for Opened {
 impl Opened {
     /// Closes the sandbox, if any (containers, remote sandboxes).
     pub async fn close(&self) -> anyhow::Result<()> {
-        if let Some(sandbox) = &self.sandbox {
-            sandbox.close().await.map_err(|e| anyhow::anyhow!("{e}"))?;
-        }
-        Ok(())
+        self.handle
+            .close()
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))
     }
 }
 
@@ -59,6 +56,37 @@ pub const DEFAULT_BACKEND: &str = "file://./workspace";
 ///   see what the file tools wrote), and cannot be combined with an explicit
 ///   backend: use a composite config to route some paths elsewhere.
 pub async fn open(backend: Option<&Value>, sandbox: Option<&str>) -> anyhow::Result<Opened> {
+    let spec = resolve(backend, sandbox)?;
+    create_local_dirs(&spec)?;
+    let built: BuiltBackend = spec
+        .build()
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))
+        .context("cannot open the backend")?;
+    if sandbox.is_some() && built.sandbox().is_none() {
+        bail!(
+            "{} does not run commands, so it cannot be the sandbox",
+            built.description()
+        );
+    }
+    let description = match built.sandbox() {
+        Some(_) => format!("{} (runs commands)", built.description()),
+        None => format!("{} (no command execution)", built.description()),
+    };
+    let handle = match built.into_parts() {
+        (_, Some(sandbox)) => BackendHandle::from_sandbox(sandbox),
+        (backend, None) => BackendHandle::from_backend(backend),
+    };
+    Ok(Opened {
+        handle,
+        description,
+    })
+}
+
+/// What [`open()`] would open, without touching anything (no directory is
+/// created, nothing is started): relative paths made absolute, `--sandbox
+/// local` folded into the backend, conflicting choices refused.
+pub fn resolve(backend: Option<&Value>, sandbox: Option<&str>) -> anyhow::Result<BackendSpec> {
     let cwd = std::env::current_dir().context("cannot read the current directory")?;
     let default = Value::String(DEFAULT_BACKEND.to_owned());
     let explicit_backend = backend.is_some();
@@ -86,28 +114,17 @@ pub async fn open(backend: Option<&Value>, sandbox: Option<&str>) -> anyhow::Res
             parse(&absolutize(&Value::String(location.to_owned()), &cwd, true))?
         }
     };
-    create_local_dirs(&spec)?;
-    let built: BuiltBackend = spec
-        .build()
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))
-        .context("cannot open the backend")?;
-    if sandbox.is_some() && built.sandbox().is_none() {
-        bail!(
-            "{} does not run commands, so it cannot be the sandbox",
-            built.description()
-        );
+    Ok(spec)
+}
+
+/// Whether what `spec` builds runs commands (offers `execute`).
+pub fn runs_commands(spec: &BackendSpec) -> bool {
+    match spec {
+        BackendSpec::Local(local) => local.exec,
+        BackendSpec::Composite(composite) => runs_commands(&composite.default),
+        BackendSpec::State(_) | BackendSpec::S3(_) => false,
+        _ => true,
     }
-    let description = match built.sandbox() {
-        Some(_) => format!("{} (runs commands)", built.description()),
-        None => format!("{} (no command execution)", built.description()),
-    };
-    let (backend, sandbox) = built.into_parts();
-    Ok(Opened {
-        backend,
-        sandbox,
-        description,
-    })
 }
 
 fn parse(value: &Value) -> anyhow::Result<BackendSpec> {

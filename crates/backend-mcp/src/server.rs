@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use backend_tools::{ToolOutput, ToolSpec, Toolset};
+use backend_tools::{ToolName, ToolOutput, ToolSpec, Toolset};
 use rmcp::ErrorData as McpError;
 use rmcp::handler::server::ServerHandler;
 use rmcp::model::{
@@ -14,23 +14,60 @@ use rmcp::model::{
 use rmcp::service::{RequestContext, RoleServer};
 use serde_json::Value;
 
-const INSTRUCTIONS: &str = "Files of a workspace whose root is `/`. Use ls, glob and grep to find files, read_file before edit_file, and absolute paths everywhere. Errors start with a stable code in brackets, such as `Error [file_not_found]: ...`.";
+/// The server's instructions: the workspace, one clause per listed tool,
+/// and the error format.
+fn instructions(specs: &[ToolSpec]) -> String {
+    let tools: Vec<&str> = specs
+        .iter()
+        .filter_map(|spec| ToolName::parse(spec.name))
+        .map(ToolName::summary)
+        .collect();
+    format!(
+        "Files of a workspace whose root is `/`; use absolute paths everywhere. Tools: {}. Find files with ls, glob and grep, and read a file before editing it. Errors start with a stable code in brackets, such as `Error [file_not_found]: ...`.",
+        tools.join("; ")
+    )
+}
 
-/// An MCP server handler over a [`Toolset`]. Cloning is cheap; every HTTP
-/// session gets a clone sharing the same backend.
+/// An MCP server handler over a [`Toolset`]. Cloning is cheap and shares
+/// everything; every HTTP session gets [`McpServer::new_session`].
 #[derive(Clone, Debug)]
 pub struct McpServer {
     tools: Arc<Toolset>,
     listed: Arc<Vec<Tool>>,
+    instructions: Arc<str>,
+    structured: bool,
 }
 
 impl McpServer {
-    /// A server offering `tools`.
+    /// A server offering `tools`. Results are text only; see
+    /// [`McpServer::structured_content`].
     pub fn new(tools: Toolset) -> Self {
-        let listed = tools.tools().iter().map(to_mcp_tool).collect();
+        let specs = tools.tools();
         McpServer {
+            listed: Arc::new(specs.iter().map(|s| to_mcp_tool(s, false)).collect()),
+            instructions: instructions(&specs).into(),
             tools: Arc::new(tools),
-            listed: Arc::new(listed),
+            structured: false,
+        }
+    }
+
+    /// Also declares each tool's `outputSchema` and sends successful
+    /// results' JSON as `structuredContent` (capped like the text). Off by
+    /// default: Claude Code and the Agent SDK then show the model that JSON
+    /// instead of the text with its line numbers and hints.
+    pub fn structured_content(mut self, on: bool) -> Self {
+        let specs = self.tools.tools();
+        self.listed = Arc::new(specs.iter().map(|s| to_mcp_tool(s, on)).collect());
+        self.structured = on;
+        self
+    }
+
+    /// A server for another client session: the same tools, with its own
+    /// read-before-write record.
+    pub fn new_session(&self) -> McpServer {
+        McpServer {
+            tools: Arc::new(self.tools.new_session()),
+            ..self.clone()
         }
     }
 
@@ -38,9 +75,14 @@ impl McpServer {
     pub fn toolset(&self) -> &Toolset {
         &self.tools
     }
+
+    /// The instructions sent to clients at initialisation.
+    pub fn instructions(&self) -> &str {
+        &self.instructions
+    }
 }
 
-fn to_mcp_tool(spec: &ToolSpec) -> Tool {
+fn to_mcp_tool(spec: &ToolSpec, with_output_schema: bool) -> Tool {
     let schema = match &spec.input_schema {
         Value::Object(map) => map.clone(),
         _ => serde_json::Map::new(),
@@ -52,18 +94,28 @@ fn to_mcp_tool(spec: &ToolSpec) -> Tool {
         Some(spec.read_only),
         Some(spec.name == "execute"),
     );
-    Tool::new(spec.name, spec.description, Arc::new(schema)).with_annotations(annotations)
+    let tool =
+        Tool::new(spec.name, spec.description, Arc::new(schema)).with_annotations(annotations);
+    match &spec.output_schema {
+        Value::Object(map) if with_output_schema => {
+            tool.with_raw_output_schema(Arc::new(map.clone()))
+        }
+        _ => tool,
+    }
 }
 
-/// The MCP form of a tool result: the text as the content, the JSON as
-/// `structuredContent`, and `isError` for failures.
-pub fn to_mcp_result(output: ToolOutput) -> CallToolResult {
-    let mut result = if output.is_error {
-        CallToolResult::error(vec![ContentBlock::text(output.text)])
-    } else {
-        CallToolResult::success(vec![ContentBlock::text(output.text)])
-    };
-    result.structured_content = Some(output.structured);
+/// The MCP form of a tool result: the text as the content (what clients
+/// show the model), `isError` for failures, and with `structured` the JSON
+/// of a successful call as `structuredContent` (errors have none: they do
+/// not match a tool's `outputSchema`).
+pub fn to_mcp_result(output: ToolOutput, structured: bool) -> CallToolResult {
+    if output.is_error {
+        return CallToolResult::error(vec![ContentBlock::text(output.text)]);
+    }
+    let mut result = CallToolResult::success(vec![ContentBlock::text(output.text)]);
+    if structured {
+        result.structured_content = Some(output.structured);
+    }
     result
 }
 
@@ -74,7 +126,7 @@ impl ServerHandler for McpServer {
                 "agent-backend",
                 env!("CARGO_PKG_VERSION"),
             ))
-            .with_instructions(INSTRUCTIONS)
+            .with_instructions(self.instructions.to_string())
     }
 
     async fn list_tools(
@@ -90,6 +142,12 @@ impl ServerHandler for McpServer {
         request: CallToolRequestParams,
         _context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, McpError> {
+        if !self.tools.offers_tool(&request.name) {
+            // A name that is not listed is a protocol error, not a tool failure.
+            let error = self.tools.unknown_tool(&request.name);
+            tracing::warn!(tool = %request.name, "call of an unknown tool");
+            return Err(McpError::invalid_params(error.message().to_owned(), None));
+        }
         let arguments = request.arguments.map_or(Value::Null, Value::Object);
         let started = Instant::now();
         let output = self.tools.call(&request.name, &arguments).await;
@@ -100,6 +158,6 @@ impl ServerHandler for McpServer {
             }
             None => tracing::info!(tool = %request.name, elapsed_ms, "tool call"),
         }
-        Ok(to_mcp_result(output).into())
+        Ok(to_mcp_result(output, self.structured).into())
     }
 }

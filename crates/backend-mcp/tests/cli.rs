@@ -264,3 +264,28 @@ fn an_http_server_exits_cleanly_on_sigterm() {
     let status = stop_with(&mut child, "-TERM");
     assert!(status.success(), "{status}");
 }
+
+#[test]
+fn tools_lists_without_touching_the_disk() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let out = agent_backend(dir.path(), &["tools"]);
+    assert!(out.status.success(), "{out:?}");
+    let out = agent_backend(
+        dir.path(),
+        &["tools", "--sandbox", "local", "--structured-content"],
+    );
+    assert!(out.status.success(), "{out:?}");
+    let tools: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
+    let tools = tools.as_array().expect("an array");
+    assert!(tools.iter().any(|t| t["name"] == "execute"), "{tools:?}");
+    assert!(tools.iter().all(|t| t["output_schema"]["type"] == "object"));
+    let left: Vec<_> = std::fs::read_dir(dir.path())
+        .expect("listing the directory")
+        .collect();
+    assert!(left.is_empty(), "tools created {left:?}");
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

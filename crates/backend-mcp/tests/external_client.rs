@@ -163,7 +163,14 @@ fn temp_dir() -> tempfile::TempDir {
 fn stdio_session_lists_the_tools_and_calls_each_one() {
     let dir = temp_dir();
     let dir_str = dir.path().to_str().expect("a UTF-8 temp path");
-    let transcript = run_client(&["stdio", dir_str, BINARY, "--sandbox", "local"]);
+    let transcript = run_client(&[
+        "stdio",
+        dir_str,
+        BINARY,
+        "--sandbox",
+        "local",
+        "--structured-content",
+    ]);
     for tool in [
         "ls",
         "read_file",
@@ -185,7 +192,8 @@ fn stdio_session_lists_the_tools_and_calls_each_one() {
 fn serve_without_flags_uses_a_workspace_directory_and_offers_no_execute() {
     let dir = temp_dir();
     let dir_str = dir.path().to_str().expect("a UTF-8 temp path");
-    // The script checks that exactly the file tools are listed (no execute).
+    // The script checks that exactly the file tools are listed (no execute),
+    // with text results and no structuredContent or outputSchema.
     run_client(&["stdio", dir_str, BINARY]);
     assert!(
         dir.path().join("workspace").is_dir(),
@@ -196,7 +204,10 @@ fn serve_without_flags_uses_a_workspace_directory_and_offers_no_execute() {
 #[test]
 fn http_session_lists_the_tools_and_calls_each_one() {
     let dir = temp_dir();
-    let server = HttpServer::start(dir.path(), &["--backend", "state://"]);
+    let server = HttpServer::start(
+        dir.path(),
+        &["--backend", "state://", "--structured-content"],
+    );
     let transcript = run_client(&["http", &server.url]);
     assert!(transcript.contains("\"kind\": \"list_tools\""));
 }
@@ -204,7 +215,10 @@ fn http_session_lists_the_tools_and_calls_each_one() {
 #[test]
 fn fifty_parallel_calls_over_one_http_session_complete_correctly() {
     let dir = temp_dir();
-    let server = HttpServer::start(dir.path(), &["--backend", "file://./files"]);
+    let server = HttpServer::start(
+        dir.path(),
+        &["--backend", "file://./files", "--structured-content"],
+    );
     let transcript = run_client(&["http-parallel", &server.url, "50"]);
     assert!(
         transcript.contains("\"kind\": \"parallel\""),

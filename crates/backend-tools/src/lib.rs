@@ -7,7 +7,8 @@
 //! ([`Toolset::call`]): the arguments are checked against the schema (a
 //! missing, mistyped or unknown field gives an error naming it), the
 //! permission rules are applied, the backend is called, and the result comes
-//! back as text for a model plus the same facts as JSON. Errors are one line,
+//! back as text for a model plus the same facts as JSON (holding no more
+//! than the text shows, described by [`ToolSpec::output_schema`]). Errors are one line,
 //! `Error [code]: message`, with the stable code of
 //! [`backend_core::ErrorKind`].
 //!
@@ -29,7 +30,9 @@
 
 mod args;
 mod output;
+mod output_schema;
 pub mod permissions;
+mod read_state;
 mod specs;
 mod tools_exec;
 mod tools_files;
@@ -42,4 +45,4 @@ pub use permissions::{
     Access, Action, CommandRuleConfig, Decision, PathRuleConfig, Permissions, PermissionsConfig,
 };
 pub use specs::{GREP_MODES, MAX_EXEC_TIMEOUT_SECS, ToolName};
-pub use toolset::{ApprovalRequest, Approver, ToolSpec, Toolset};
+pub use toolset::{ApprovalRequest, Approver, ToolSpec, Toolset, offered_tools};

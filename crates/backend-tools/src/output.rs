@@ -153,3 +153,31 @@ impl Budget {
         self.text
     }
 }
+
+/// Holds the JSON of a structured result to `max_chars` by dropping items
+/// from the end of its list `key` (the text was cut the same way), so that
+/// clients shown the JSON get no more than the text budget. Returns whether
+/// it dropped any.
+pub(crate) fn cap_list(structured: &mut Value, key: &str, max_chars: usize) -> bool {
+    let Some(items) = structured.get_mut(key).and_then(Value::as_array_mut) else {
+        return false;
+    };
+    let taken = std::mem::take(items);
+    let base = structured.to_string().chars().count();
+    let mut size = base;
+    let mut keep = 0;
+    for item in &taken {
+        // An item costs its JSON and a separating comma.
+        let cost = item.to_string().chars().count() + 1;
+        if size + cost > max_chars && keep > 0 {
+            break;
+        }
+        size += cost;
+        keep += 1;
+    }
+    let dropped = keep < taken.len();
+    let mut taken = taken;
+    taken.truncate(keep);
+    structured[key] = Value::Array(taken);
+    dropped
+}

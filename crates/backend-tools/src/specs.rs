@@ -1,6 +1,7 @@
 //! The tool definitions: names, descriptions written for a model, and
 //! argument lists (from which the JSON Schemas are made).
 
+use backend_core::Operation;
 use serde_json::Value;
 
 use crate::args::{Field, FieldKind, schema};
@@ -70,6 +71,20 @@ impl ToolName {
         ToolName::ALL.into_iter().find(|t| t.as_str() == name)
     }
 
+    /// The backend operation the tool performs, named in its errors.
+    pub const fn operation(self) -> Operation {
+        match self {
+            ToolName::Ls => Operation::Ls,
+            ToolName::ReadFile => Operation::Read,
+            ToolName::WriteFile => Operation::Write,
+            ToolName::EditFile => Operation::Edit,
+            ToolName::Delete => Operation::Delete,
+            ToolName::Glob => Operation::Glob,
+            ToolName::Grep => Operation::Grep,
+            ToolName::Execute => Operation::Execute,
+        }
+    }
+
     /// Whether the tool only reads (never changes files or runs commands).
     pub const fn is_read_only(self) -> bool {
         matches!(
@@ -100,6 +115,26 @@ impl ToolName {
         }
     }
 
+    /// One clause saying what the tool is for, for a server's instructions.
+    pub const fn summary(self) -> &'static str {
+        match self {
+            ToolName::Ls => "`ls` lists a directory",
+            ToolName::ReadFile => {
+                "`read_file` reads a text file with numbered lines, a page at a time (`offset`, `limit`)"
+            }
+            ToolName::WriteFile => "`write_file` creates or replaces a whole file",
+            ToolName::EditFile => {
+                "`edit_file` replaces an exact string in a file (read the file first)"
+            }
+            ToolName::Delete => "`delete` removes a file, or a directory with `recursive`",
+            ToolName::Glob => "`glob` finds files by name pattern",
+            ToolName::Grep => "`grep` searches file contents",
+            ToolName::Execute => {
+                "`execute` runs a shell command in the sandbox, whose working directory holds the workspace root"
+            }
+        }
+    }
+
     /// The description a model reads.
     pub const fn description(self) -> &'static str {
         match self {
@@ -110,19 +145,19 @@ impl ToolName {
                 "Read a text file. Lines come numbered like `cat -n` (the number, a tab, the line). By default up to 2000 lines from the start; for a long file, pass `offset` (0-based line index to start at: offset 100 starts at line 101) and `limit`, and follow the hint at the end of the output, which gives the next offset. Very long lines are cut with a marker. Read a file before editing it."
             }
             ToolName::WriteFile => {
-                "Create a file, or replace an existing file's whole content. Missing parent directories are created. Prefer edit_file to change part of an existing file."
+                "Create a file, or replace an existing file's whole content. Missing parent directories are created. Prefer edit_file to change part of an existing file. Read an existing file with read_file before replacing it: otherwise, or when it changed since, the call may fail with `conflict`."
             }
             ToolName::EditFile => {
-                "Replace an exact string in a file. `old_string` must match the file's text exactly, including whitespace and indentation (do not include the line-number prefix from read_file). It must occur exactly once unless `replace_all` is true; if it occurs several times, add surrounding lines to make it unique."
+                "Replace an exact string in a file. `old_string` must match the file's text exactly, including whitespace and indentation (do not include the line-number prefix from read_file). It must occur exactly once unless `replace_all` is true; if it occurs several times, add surrounding lines to make it unique. Read the file with read_file first: otherwise, or when it changed since, the call may fail with `conflict` (read it again, then retry)."
             }
             ToolName::Delete => {
                 "Delete a file, or a directory and everything in it when `recursive` is true. The root `/` cannot be deleted."
             }
             ToolName::Glob => {
-                "Find files by name pattern, sorted by path. `*` matches within one path segment, `**` across segments, `?` one character, `[abc]` a set, `{a,b}` alternatives. A pattern without `/` matches the file name at any depth (`*.rs` finds every Rust file). Hidden names (starting with `.`) match only a pattern segment that starts with `.`."
+                "Find files by name pattern, sorted by path. `*` matches within one path segment, `**` across segments, `?` one character, `[abc]` a set, `{a,b}` alternatives. A pattern without `/` matches the file name at any depth (`*.rs` finds every Rust file). Hidden names (starting with `.`) match only a pattern segment that starts with `.`. A long result is cut with a note giving the total; narrow the pattern or path then. `newest_first` sorts by modification time instead."
             }
             ToolName::Grep => {
-                "Search file contents. `pattern` is a fixed string unless `regex` is true (Rust regex syntax). Searches every file under `path` (hidden files too, not `.git/`; binary files are skipped), optionally only files matching the `glob` filter. `output_mode`: `files_with_matches` (default: the paths of matching files), `content` (matching lines as `path:line:text`, with `context` lines around as `path-line-text`), or `count` (matches per file)."
+                "Search file contents. `pattern` is a fixed string unless `regex` is true (Rust regex syntax). Searches every file under `path` (hidden files too, not `.git/`; binary files are skipped), optionally only files matching the `glob` filter. `output_mode`: `files_with_matches` (default: the paths of matching files), `content` (matching lines as `path:line:text`, with `context` lines around as `path-line-text`), or `count` (matches per file). Results are sorted by path, then line. A long result is shown a page at a time: the note at its end gives the `offset` for the next page; `head_limit` makes pages smaller."
             }
             ToolName::Execute => {
                 "Run a shell command (`sh -c`) in the sandbox, in the directory that holds the workspace root `/`, so `/src/main.py` is `./src/main.py` to the command. Returns the exit code, stdout and stderr. Stdin is closed. The command is killed after `timeout` seconds (default 120)."
@@ -216,6 +251,11 @@ const GLOB: &[Field] = &[
         FieldKind::String,
         "The directory to search under (default `/`).",
     ),
+    Field::optional(
+        "newest_first",
+        FieldKind::Boolean,
+        "Sort by modification time, most recently changed first, instead of by path (default false).",
+    ),
 ];
 
 /// The values of grep's `output_mode`.
@@ -258,9 +298,29 @@ const GREP: &[Field] = &[
         "Lines of context to show before and after each match in `content` mode (default 0).",
     ),
     Field::optional(
+        "before_context",
+        COUNT,
+        "Lines of context before each match in `content` mode (like grep -B; overrides `context`).",
+    ),
+    Field::optional(
+        "after_context",
+        COUNT,
+        "Lines of context after each match in `content` mode (like grep -A; overrides `context`).",
+    ),
+    Field::optional(
+        "offset",
+        COUNT,
+        "Skip this many entries (matching lines in `content` mode, files otherwise) before showing any; use the offset the previous page's note gives (default 0).",
+    ),
+    Field::optional(
+        "head_limit",
+        POSITIVE,
+        "Show at most this many entries (matching lines in `content` mode, files otherwise).",
+    ),
+    Field::optional(
         "max_count",
         POSITIVE,
-        "The most matching lines to return in total.",
+        "The most matching lines to search for in total; more are not looked at.",
     ),
 ];
 

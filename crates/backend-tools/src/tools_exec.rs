@@ -14,8 +14,8 @@ use crate::toolset::Toolset;
 impl Toolset {
     pub(crate) async fn execute(&self, args: &Args) -> Result<ToolOutput, Error> {
         let sandbox = self
-            .sandbox
-            .as_ref()
+            .handle
+            .sandbox()
             .ok_or_else(|| self.unknown_tool("execute"))?;
         let command = args.required_str("command")?;
         let decision = self.permissions.check_command(command);
@@ -43,16 +43,31 @@ impl Toolset {
         budget.push(&header);
         let stdout = output.stdout_text();
         let stderr = output.stderr_text();
-        for (name, stream) in [("stdout", &stdout), ("stderr", &stderr)] {
-            if stream.is_empty() {
+        // The JSON holds the lines the text shows, so it is capped alike.
+        let mut shown = [String::new(), String::new()];
+        for (i, (name, stream)) in [("stdout", &stdout), ("stderr", &stderr)]
+            .into_iter()
+            .enumerate()
+        {
+            if stream.is_empty() || !budget.push(&format!("--- {name} ---")) {
                 continue;
             }
-            budget.push(&format!("--- {name} ---"));
-            for line in stream.lines() {
-                let (line, _) = cut_line(line, self.limits.max_line_chars);
-                budget.push(&line);
+            for raw in stream.split_inclusive('\n') {
+                let line = raw.strip_suffix('\n').unwrap_or(raw);
+                let line = line.strip_suffix('\r').unwrap_or(line);
+                let (cut, was_cut) = cut_line(line, self.limits.max_line_chars);
+                if !budget.push(&cut) {
+                    break;
+                }
+                if was_cut {
+                    shown[i].push_str(&cut);
+                    shown[i].push_str(&raw[line.len()..]);
+                } else {
+                    shown[i].push_str(raw);
+                }
             }
         }
+        let [shown_stdout, shown_stderr] = shown;
         let cut = budget.is_full();
         let mut text = budget.into_text();
         if stdout.is_empty() && stderr.is_empty() {
@@ -80,8 +95,8 @@ impl Toolset {
             "exit_code": status.exit_code,
             "signal": status.signal,
             "timed_out": status.timed_out,
-            "stdout": stdout,
-            "stderr": stderr,
+            "stdout": shown_stdout,
+            "stderr": shown_stderr,
             "stdout_truncated": status.stdout_truncated,
             "stderr_truncated": status.stderr_truncated,
             "output_cut": cut,

@@ -1,10 +1,10 @@
 //! `ls`, `read_file`, `write_file`, `edit_file` and `delete`.
 
-use backend_core::{Error, FileInfo, VirtualPath};
+use backend_core::{Error, FileInfo, Operation, VirtualPath};
 use serde_json::{Value, json};
 
 use crate::args::Args;
-use crate::output::{Budget, ToolOutput, cut_line};
+use crate::output::{Budget, ToolOutput, cap_list, cut_line};
 use crate::permissions::Access;
 use crate::specs::ToolName;
 use crate::toolset::Toolset;
@@ -14,7 +14,7 @@ impl Toolset {
         let path = self
             .check_path(ToolName::Ls, Access::Read, args.str("path").unwrap_or("/"))
             .await?;
-        let entries = self.backend.ls(path.as_str()).await?;
+        let entries = self.handle.backend.ls(path.as_str()).await?;
         let total = entries.len();
         let entries: Vec<FileInfo> = entries
             .into_iter()
@@ -40,11 +40,16 @@ impl Toolset {
         if hidden > 0 {
             text.push_str(&format!("[{hidden} entries hidden by permission rules.]\n"));
         }
-        let structured = json!({
+        let mut structured = json!({
             "path": path.as_str(),
-            "entries": entries.iter().map(entry_json).collect::<Vec<_>>(),
+            "entries": entries.iter().take(shown).map(entry_json).collect::<Vec<_>>(),
+            "total": entries.len(),
             "hidden": hidden,
+            "truncated": cut,
         });
+        if cap_list(&mut structured, "entries", self.limits.max_output_chars) {
+            structured["truncated"] = json!(true);
+        }
         Ok(ToolOutput::success(text, structured))
     }
 
@@ -60,7 +65,16 @@ impl Toolset {
         let limit = args
             .usize("limit")
             .unwrap_or(backend_core::DEFAULT_READ_LIMIT);
-        let page = self.backend.read(path.as_str(), offset, limit).await?;
+        let page = self
+            .handle
+            .backend
+            .read(path.as_str(), offset, limit)
+            .await?;
+        if let Some(state) = &self.read_state {
+            state
+                .remember(self.backend().as_ref(), path.as_str())
+                .await?;
+        }
 
         let mut budget = Budget::new(self.limits.max_output_chars);
         let mut cut_lines = Vec::new();
@@ -74,9 +88,13 @@ impl Toolset {
                 break;
             }
             if was_cut {
+                // The JSON holds what the text shows, so it is capped alike.
                 cut_lines.push(number);
+                content.push_str(&shown);
+                content.push_str(&raw[line.len()..]);
+            } else {
+                content.push_str(raw);
             }
-            content.push_str(raw);
         }
         let shown = budget.lines();
         let output_cut = budget.is_full();
@@ -136,9 +154,20 @@ impl Toolset {
             )
             .await?;
         let content = args.required_str("content")?;
-        self.backend
+        if let Some(state) = &self.read_state {
+            state
+                .check(self.backend().as_ref(), path.as_str(), Operation::Write)
+                .await?;
+        }
+        self.handle
+            .backend
             .write(path.as_str(), content.as_bytes().to_vec())
             .await?;
+        if let Some(state) = &self.read_state {
+            state
+                .remember(self.backend().as_ref(), path.as_str())
+                .await?;
+        }
         let text = format!("Wrote {} bytes to {}\n", content.len(), path.as_str());
         Ok(ToolOutput::success(
             text,
@@ -154,15 +183,35 @@ impl Toolset {
                 args.required_str("file_path")?,
             )
             .await?;
+        let old_string = args.required_str("old_string")?;
+        let new_string = args.required_str("new_string")?;
+        if old_string == new_string {
+            return Err(Error::invalid_argument(
+                "old_string and new_string are the same, so the edit would change nothing; pass the new text as new_string",
+            )
+            .with_operation(Operation::Edit)
+            .with_path(path.as_str()));
+        }
+        if let Some(state) = &self.read_state {
+            state
+                .check(self.backend().as_ref(), path.as_str(), Operation::Edit)
+                .await?;
+        }
         let result = self
+            .handle
             .backend
             .edit(
                 path.as_str(),
-                args.required_str("old_string")?,
-                args.required_str("new_string")?,
+                old_string,
+                new_string,
                 args.flag("replace_all"),
             )
             .await?;
+        if let Some(state) = &self.read_state {
+            state
+                .remember(self.backend().as_ref(), path.as_str())
+                .await?;
+        }
         let n = result.replacements;
         let text = format!(
             "Replaced {n} occurrence{} in {}\n",
@@ -176,7 +225,7 @@ impl Toolset {
     }
 
     pub(crate) async fn delete(&self, args: &Args) -> Result<ToolOutput, Error> {
-        let path = VirtualPath::parse(args.required_str("file_path")?)?;
+        let path = VirtualPath::parse_for(args.required_str("file_path")?, Operation::Delete)?;
         let recursive = args.flag("recursive");
         let decision = if recursive {
             self.permissions.check_tree(Access::Delete, &path)
@@ -185,7 +234,10 @@ impl Toolset {
         };
         self.permit(ToolName::Delete, Access::Delete, path.as_str(), decision)
             .await?;
-        self.backend.delete(path.as_str(), recursive).await?;
+        self.handle.backend.delete(path.as_str(), recursive).await?;
+        if let Some(state) = &self.read_state {
+            state.forget(path.as_str());
+        }
         Ok(ToolOutput::success(
             format!("Deleted {}\n", path.as_str()),
             json!({"file_path": path.as_str(), "recursive": recursive}),

@@ -6,7 +6,7 @@ use backend_core::{Error, FileInfo, GlobRequest, GrepMatch, GrepRequest};
 use serde_json::{Value, json};
 
 use crate::args::Args;
-use crate::output::{Budget, ToolOutput};
+use crate::output::{Budget, ToolOutput, cap_list};
 use crate::permissions::Access;
 use crate::specs::ToolName;
 use crate::toolset::Toolset;
@@ -22,15 +22,24 @@ impl Toolset {
             .await?;
         let pattern = args.required_str("pattern")?;
         let result = self
+            .handle
             .backend
             .glob(&GlobRequest::new(pattern).path(base.as_str()))
             .await?;
         let total = result.files.len();
-        let files: Vec<FileInfo> = result
+        let mut files: Vec<FileInfo> = result
             .files
             .into_iter()
             .filter(|f| self.readable(&f.path))
             .collect();
+        if args.flag("newest_first") {
+            // Newest first; files without a time last, each group by path.
+            files.sort_by(|a, b| {
+                b.modified
+                    .cmp(&a.modified)
+                    .then_with(|| a.path.as_str().cmp(b.path.as_str()))
+            });
+        }
         let hidden = total - files.len();
         let mut budget = Budget::new(self.limits.max_output_chars);
         for file in &files {
@@ -47,7 +56,7 @@ impl Toolset {
         }
         if cut {
             text.push_str(&format!(
-                "[Output cut: showing {shown} of {} files; use a narrower pattern or path.]\n",
+                "[Output cut: showing {shown} of {} files. Use a narrower pattern or path to see the rest.]\n",
                 files.len()
             ));
         }
@@ -59,13 +68,17 @@ impl Toolset {
         if hidden > 0 {
             text.push_str(&format!("[{hidden} files hidden by permission rules.]\n"));
         }
-        let structured = json!({
+        let mut structured = json!({
             "pattern": pattern,
             "path": base.as_str(),
-            "files": files.iter().map(|f| f.path.as_str()).collect::<Vec<_>>(),
+            "files": files.iter().take(shown).map(|f| f.path.as_str()).collect::<Vec<_>>(),
+            "total": files.len(),
             "truncated": result.truncated || cut,
             "hidden": hidden,
         });
+        if cap_list(&mut structured, "files", self.limits.max_output_chars) {
+            structured["truncated"] = json!(true);
+        }
         Ok(ToolOutput::success(text, structured))
     }
 
@@ -91,69 +104,123 @@ impl Toolset {
             request = request.max_count(max);
         }
         if mode == "content" {
-            request = request.context(args.usize("context").unwrap_or(0));
+            let both = args.usize("context").unwrap_or(0);
+            request = request.context_lines(
+                args.usize("before_context").unwrap_or(both),
+                args.usize("after_context").unwrap_or(both),
+            );
         }
-        let result = self.backend.grep(&request).await?;
-        let total = result.matches.len();
+        let result = self.handle.backend.grep(&request).await?;
+        let found = result.matches.len();
         let matches: Vec<GrepMatch> = result
             .matches
             .into_iter()
             .filter(|m| self.readable(&m.path))
             .collect();
-        let hidden = total - matches.len();
+        let hidden = found - matches.len();
         let by_file = group_by_file(&matches);
+        let with_context = request.before_context > 0 || request.after_context > 0;
+
+        // The entries paged by offset and head_limit: matching lines (with
+        // their context) in content mode, files otherwise.
+        let total = if mode == "content" {
+            matches.len()
+        } else {
+            by_file.len()
+        };
+        let offset = args.usize("offset").unwrap_or(0).min(total);
+        let limit = args.usize("head_limit").unwrap_or(usize::MAX);
+        let page_end = offset.saturating_add(limit).min(total);
 
         let mut budget = Budget::new(self.limits.max_output_chars);
+        let mut shown = 0;
+        // The JSON lists only what the text shows, so it is capped alike.
         let structured_mode = match mode {
             "content" => {
-                for (path, file_matches) in &by_file {
-                    for line in content_lines(path, file_matches, request.before_context > 0) {
-                        budget.push(&line);
+                let page: Vec<&GrepMatch> = by_file
+                    .values()
+                    .flatten()
+                    .copied()
+                    .skip(offset)
+                    .take(page_end - offset)
+                    .collect();
+                let mut listed = Vec::new();
+                for (path, file_matches) in &group_by_file_refs(&page) {
+                    for (line, is_match) in content_lines(path, file_matches, with_context) {
+                        if !budget.push(&line) {
+                            break;
+                        }
+                        if let Some(m) = is_match {
+                            shown += 1;
+                            listed.push(match_json(m));
+                        }
                     }
                 }
-                json!(matches.iter().map(match_json).collect::<Vec<_>>())
+                json!(listed)
             }
             "count" => {
-                for (path, file_matches) in &by_file {
-                    budget.push(&format!("{path}:{}", file_matches.len()));
+                let mut listed = Vec::new();
+                for (path, file_matches) in by_file.iter().skip(offset).take(page_end - offset) {
+                    if budget.push(&format!("{path}:{}", file_matches.len())) {
+                        shown += 1;
+                        listed.push(json!({"path": path, "count": file_matches.len()}));
+                    }
                 }
-                json!(
-                    by_file
-                        .iter()
-                        .map(|(p, m)| json!({"path": p, "count": m.len()}))
-                        .collect::<Vec<_>>()
-                )
+                json!(listed)
             }
             _ => {
-                for path in by_file.keys() {
-                    budget.push(path);
+                let mut listed = Vec::new();
+                for path in by_file.keys().skip(offset).take(page_end - offset) {
+                    if budget.push(path) {
+                        shown += 1;
+                        listed.push(*path);
+                    }
                 }
-                json!(by_file.keys().collect::<Vec<_>>())
+                json!(listed)
             }
         };
         let cut = budget.is_full();
         let mut text = budget.into_text();
+        let unit = if mode == "content" {
+            "matching lines"
+        } else {
+            "files"
+        };
+        let next_offset = (offset + shown < total).then_some(offset + shown);
         if matches.is_empty() {
             text.push_str(&format!(
                 "No matches for {pattern:?} under {}\n",
                 base.as_str()
             ));
-        } else if mode == "count" {
+        } else if shown == 0 {
+            text.push_str(&format!(
+                "[offset={offset} is past the end: there are {total} {unit}.]\n"
+            ));
+        } else if mode == "count" && next_offset.is_none() && offset == 0 {
             text.push_str(&format!(
                 "[{} matching lines in {} files.]\n",
                 matches.len(),
                 by_file.len()
             ));
         }
-        if cut {
+        if let Some(next) = next_offset.filter(|_| shown > 0) {
+            let why = if cut {
+                format!(
+                    "Output cut at {} characters. ",
+                    self.limits.max_output_chars
+                )
+            } else {
+                String::new()
+            };
             text.push_str(&format!(
-                "[Output cut at {} characters; narrow the search with path, glob or max_count.]\n",
-                self.limits.max_output_chars
+                "[{why}Showing {unit} {}-{} of {total}. To see more, call grep again with offset={next}, or narrow the search with path or glob.]\n",
+                offset + 1,
+                offset + shown
             ));
         }
         if result.truncated {
             text.push_str(&format!(
-                "[Stopped after {total} matching lines; more exist. Raise max_count or narrow the search.]\n"
+                "[Stopped after {found} matching lines; more exist. Raise max_count or narrow the search.]\n"
             ));
         }
         if hidden > 0 {
@@ -168,10 +235,16 @@ impl Toolset {
             "pattern": pattern,
             "path": base.as_str(),
             "output_mode": mode,
-            "truncated": result.truncated || cut,
+            "truncated": result.truncated || cut || next_offset.is_some(),
             "hidden": hidden,
+            "offset": offset,
+            "total": total,
+            "next_offset": next_offset,
         });
         structured[key] = structured_mode;
+        if cap_list(&mut structured, key, self.limits.max_output_chars) {
+            structured["truncated"] = json!(true);
+        }
         Ok(ToolOutput::success(text, structured))
     }
 }
@@ -188,32 +261,41 @@ fn match_json(m: &GrepMatch) -> Value {
 }
 
 fn group_by_file(matches: &[GrepMatch]) -> BTreeMap<&str, Vec<&GrepMatch>> {
+    group_by_file_refs(&matches.iter().collect::<Vec<_>>())
+}
+
+fn group_by_file_refs<'m>(matches: &[&'m GrepMatch]) -> BTreeMap<&'m str, Vec<&'m GrepMatch>> {
     let mut by_file: BTreeMap<&str, Vec<&GrepMatch>> = BTreeMap::new();
     for m in matches {
-        by_file.entry(m.path.as_str()).or_default().push(m);
+        by_file.entry(m.path.as_str()).or_default().push(*m);
     }
     by_file
 }
 
 /// `path:N:line` for matches and `path-N-line` for context, each line once
-/// even where contexts overlap, with `--` between separate groups.
-fn content_lines(path: &str, matches: &[&GrepMatch], with_context: bool) -> Vec<String> {
-    // line number → (text, is a match)
-    let mut lines: BTreeMap<u64, (&str, bool)> = BTreeMap::new();
+/// even where contexts overlap, with `--` between separate groups; each
+/// with the match it shows, if it is one.
+fn content_lines<'m>(
+    path: &str,
+    matches: &[&'m GrepMatch],
+    with_context: bool,
+) -> Vec<(String, Option<&'m GrepMatch>)> {
+    // line number → (text, the match shown on it)
+    let mut lines: BTreeMap<u64, (&str, Option<&GrepMatch>)> = BTreeMap::new();
     for m in matches {
         for c in m.before.iter().chain(&m.after) {
-            lines.entry(c.line_number).or_insert((&c.line, false));
+            lines.entry(c.line_number).or_insert((&c.line, None));
         }
-        lines.insert(m.line_number, (&m.line, true));
+        lines.insert(m.line_number, (&m.line, Some(*m)));
     }
     let mut out = Vec::with_capacity(lines.len());
     let mut previous: Option<u64> = None;
-    for (number, (text, is_match)) in lines {
+    for (number, (text, shown_match)) in lines {
         if with_context && previous.is_some_and(|p| number > p + 1) {
-            out.push("--".to_owned());
+            out.push(("--".to_owned(), None));
         }
-        let sep = if is_match { ':' } else { '-' };
-        out.push(format!("{path}{sep}{number}{sep}{text}"));
+        let sep = if shown_match.is_some() { ':' } else { '-' };
+        out.push((format!("{path}{sep}{number}{sep}{text}"), shown_match));
         previous = Some(number);
     }
     out

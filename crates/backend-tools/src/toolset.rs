@@ -3,12 +3,13 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use backend_core::{Backend, Error, ErrorKind, Sandbox, VirtualPath};
+use backend_core::{Backend, BackendHandle, Error, ErrorKind, Sandbox, VirtualPath};
 use serde_json::Value;
 
 use crate::args::validate;
 use crate::output::{OutputLimits, ToolOutput};
 use crate::permissions::{Access, Decision, Permissions};
+use crate::read_state::ReadState;
 use crate::specs::ToolName;
 
 /// A tool as offered to a model.
@@ -20,6 +21,8 @@ pub struct ToolSpec {
     pub description: &'static str,
     /// The JSON Schema of its arguments.
     pub input_schema: Value,
+    /// The JSON Schema of a successful call's [`ToolOutput::structured`].
+    pub output_schema: Value,
     /// Whether it only reads.
     pub read_only: bool,
     /// Whether it may overwrite or remove data.
@@ -51,17 +54,19 @@ pub trait Approver: Send + Sync {
 /// rules and output limits.
 #[derive(Clone)]
 pub struct Toolset {
-    pub(crate) backend: Arc<dyn Backend>,
-    pub(crate) sandbox: Option<Arc<dyn Sandbox>>,
+    /// The files, and the sandbox `execute` runs in when there is one.
+    pub(crate) handle: BackendHandle,
     pub(crate) permissions: Permissions,
     pub(crate) limits: OutputLimits,
     approver: Option<Arc<dyn Approver>>,
+    /// The session's read versions, when read-before-write is on.
+    pub(crate) read_state: Option<Arc<ReadState>>,
 }
 
 impl std::fmt::Debug for Toolset {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Toolset")
-            .field("execute", &self.sandbox.is_some())
+            .field("execute", &self.handle.sandbox.is_some())
             .field("permissions", &self.permissions)
             .field("limits", &self.limits)
             .finish_non_exhaustive()
@@ -71,25 +76,30 @@ impl std::fmt::Debug for Toolset {
 impl Toolset {
     /// File tools over `backend`; no `execute`.
     pub fn new(backend: Arc<dyn Backend>) -> Self {
+        Toolset::from_handle(BackendHandle::from_backend(backend))
+    }
+
+    /// File tools over the handle's backend, and `execute` when it has a
+    /// sandbox.
+    pub fn from_handle(handle: BackendHandle) -> Self {
         Toolset {
-            backend,
-            sandbox: None,
+            handle,
             permissions: Permissions::allow_all(),
             limits: OutputLimits::default(),
             approver: None,
+            read_state: None,
         }
     }
 
     /// File tools and `execute` over one sandbox.
     pub fn with_sandbox(sandbox: Arc<dyn Sandbox>) -> Self {
-        let backend: Arc<dyn Backend> = sandbox.clone();
-        Toolset::new(backend).sandbox(sandbox)
+        Toolset::from_handle(BackendHandle::from_sandbox(sandbox))
     }
 
     /// Runs `execute` in `sandbox` while files go to the backend given to
     /// [`Toolset::new`].
     pub fn sandbox(mut self, sandbox: Arc<dyn Sandbox>) -> Self {
-        self.sandbox = Some(sandbox);
+        self.handle.sandbox = Some(sandbox);
         self
     }
 
@@ -105,6 +115,21 @@ impl Toolset {
         self
     }
 
+    /// Read before write (off by default): `write_file` over an existing
+    /// file and `edit_file` fail with `conflict` unless this toolset read
+    /// (or wrote) the file and it has not changed since. The record is one
+    /// session's: give each session its own with [`Toolset::new_session`].
+    pub fn read_before_write(mut self, on: bool) -> Self {
+        self.read_state = on.then(|| Arc::new(ReadState::default()));
+        self
+    }
+
+    /// A copy for another session: the same backend and rules, and an
+    /// empty read-before-write record.
+    pub fn new_session(&self) -> Toolset {
+        self.clone().read_before_write(self.read_state.is_some())
+    }
+
     /// Sets who decides calls held by `ask` rules.
     pub fn approver(mut self, approver: Arc<dyn Approver>) -> Self {
         self.approver = Some(approver);
@@ -113,30 +138,27 @@ impl Toolset {
 
     /// The backend the file tools use.
     pub fn backend(&self) -> &Arc<dyn Backend> {
-        &self.backend
+        self.handle.backend()
+    }
+
+    /// The backend and sandbox the tools use.
+    pub fn handle(&self) -> &BackendHandle {
+        &self.handle
+    }
+
+    /// Whether a tool called `name` is offered (see [`Toolset::tools`]).
+    pub fn offers_tool(&self, name: &str) -> bool {
+        ToolName::parse(name).is_some_and(|t| self.offers(t))
     }
 
     fn offers(&self, tool: ToolName) -> bool {
-        if tool == ToolName::Execute && self.sandbox.is_none() {
-            return false;
-        }
-        !self.permissions.is_read_only() || tool.is_read_only()
+        offers(tool, self.handle.sandbox.is_some(), &self.permissions)
     }
 
     /// The tools offered: `execute` only with a sandbox, and only the
     /// reading tools under the read-only preset.
     pub fn tools(&self) -> Vec<ToolSpec> {
-        ToolName::ALL
-            .into_iter()
-            .filter(|t| self.offers(*t))
-            .map(|t| ToolSpec {
-                name: t.as_str(),
-                description: t.description(),
-                input_schema: t.input_schema(),
-                read_only: t.is_read_only(),
-                destructive: t.is_destructive(),
-            })
-            .collect()
+        offered_tools(self.handle.sandbox.is_some(), &self.permissions)
     }
 
     /// Runs the tool `name` with JSON `arguments`. Never fails: errors come
@@ -165,10 +187,12 @@ impl Toolset {
         }
     }
 
-    pub(crate) fn unknown_tool(&self, name: &str) -> Error {
+    /// The error for a call of a tool that is not offered: it names the
+    /// tools that are, and says why a known one is missing.
+    pub fn unknown_tool(&self, name: &str) -> Error {
         let offered: Vec<&str> = self.tools().iter().map(|t| t.name).collect();
         let why = match ToolName::parse(name) {
-            Some(ToolName::Execute) if self.sandbox.is_none() => {
+            Some(ToolName::Execute) if self.handle.sandbox.is_none() => {
                 " (this server has no sandbox, so commands cannot run)".to_owned()
             }
             Some(_) => " (the server is read-only)".to_owned(),
@@ -226,7 +250,7 @@ impl Toolset {
         access: Access,
         path: &str,
     ) -> Result<VirtualPath, Error> {
-        let parsed = VirtualPath::parse(path)?;
+        let parsed = VirtualPath::parse_for(path, tool.operation())?;
         let decision = self.permissions.check_path(access, &parsed);
         self.permit(tool, access, parsed.as_str(), decision).await?;
         Ok(parsed)
@@ -235,6 +259,30 @@ impl Toolset {
     pub(crate) fn readable(&self, path: &VirtualPath) -> bool {
         self.permissions.check_path(Access::Read, path) == Decision::Allow
     }
+}
+
+fn offers(tool: ToolName, execute: bool, permissions: &Permissions) -> bool {
+    if tool == ToolName::Execute && !execute {
+        return false;
+    }
+    !permissions.is_read_only() || tool.is_read_only()
+}
+
+/// The tools a [`Toolset`] with these permissions offers, with a sandbox
+/// (`execute`) or without, for listing them without opening a backend.
+pub fn offered_tools(execute: bool, permissions: &Permissions) -> Vec<ToolSpec> {
+    ToolName::ALL
+        .into_iter()
+        .filter(|t| offers(*t, execute, permissions))
+        .map(|t| ToolSpec {
+            name: t.as_str(),
+            description: t.description(),
+            input_schema: t.input_schema(),
+            output_schema: crate::output_schema::output_schema(t),
+            read_only: t.is_read_only(),
+            destructive: t.is_destructive(),
+        })
+        .collect()
 }
 
 pub(crate) fn denied(message: String) -> Error {

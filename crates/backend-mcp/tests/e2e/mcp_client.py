@@ -2,8 +2,8 @@
 
 Usage:
   mcp_client.py stdio CWD BINARY [SERVER ARGS...]   start `BINARY serve ARGS` in CWD over stdio
-  mcp_client.py http URL                             connect to a running server
-  mcp_client.py http-parallel URL N                  N parallel calls over one HTTP session
+  mcp_client.py http URL                             connect to a running server (started with --structured-content)
+  mcp_client.py http-parallel URL N                  N parallel calls over one HTTP session (likewise)
 
 Runs a scripted session (list the tools, call each one, check the results)
 and prints a transcript, one JSON object per line. Any failed check exits
@@ -39,6 +39,12 @@ def text_of(result):
     return "".join(block.text for block in result.content if block.type == "text")
 
 
+# Whether the server was started with --structured-content: then every
+# successful result carries structuredContent (which the SDK validates against
+# the tool's outputSchema), and no result has it otherwise.
+STRUCTURED = {"on": False}
+
+
 async def call(session, name, arguments, expect_error=False):
     result = await session.call_tool(name, arguments)
     text = text_of(result)
@@ -47,8 +53,18 @@ async def call(session, name, arguments, expect_error=False):
         bool(result.is_error) == expect_error,
         f"{name}({arguments}) isError={result.is_error}, expected {expect_error}: {text}",
     )
-    check(result.structured_content is not None, f"{name} returned no structuredContent")
-    return text, result.structured_content
+    expected = STRUCTURED["on"] and not expect_error
+    check(
+        (result.structured_content is not None) == expected,
+        f"{name} structuredContent {result.structured_content!r}, expected {'some' if expected else 'none'}",
+    )
+    return text, (result.structured_content or {})
+
+
+def check_data(condition, message):
+    """A check of structuredContent (a function of nothing), made only when it is sent."""
+    if STRUCTURED["on"]:
+        check(condition(), message)
 
 
 async def scripted_session(session, expect_execute):
@@ -64,36 +80,39 @@ async def scripted_session(session, expect_execute):
     for tool in listed.tools:
         check(tool.description, f"{tool.name} has no description")
         check(tool.input_schema.get("type") == "object", f"{tool.name} schema is not an object")
+        has_output_schema = tool.output_schema is not None
+        check(has_output_schema == STRUCTURED["on"], f"{tool.name} outputSchema {tool.output_schema!r}")
+    check(all(name in (init.instructions or "") for name in names), f"instructions miss a tool: {init.instructions!r}")
 
     text, data = await call(session, "write_file", {"file_path": "/src/app.py", "content": "def main():\n    print('hi')  # TODO\n"})
-    check(data["bytes_written"] == 36, f"write_file structured {data}")
+    check_data(lambda: data["bytes_written"] == 36, f"write_file structured {data}")
 
     text, data = await call(session, "read_file", {"file_path": "/src/app.py"})
     check(text == "     1\tdef main():\n     2\t    print('hi')  # TODO\n", f"read_file text {text!r}")
-    check(data["total_lines"] == 2, f"read_file structured {data}")
+    check_data(lambda: data["total_lines"] == 2, f"read_file structured {data}")
 
     text, _ = await call(session, "read_file", {"file_path": "/src/app.py", "offset": 0, "limit": 1})
     check("offset=1" in text, f"no paging hint in {text!r}")
 
     text, data = await call(session, "edit_file", {"file_path": "/src/app.py", "old_string": "'hi'", "new_string": "'hello'"})
-    check(data["replacements"] == 1, f"edit_file structured {data}")
+    check_data(lambda: data["replacements"] == 1, f"edit_file structured {data}")
 
     text, data = await call(session, "ls", {"path": "/"})
     check(text == "/src/\n", f"ls text {text!r}")
 
     text, data = await call(session, "glob", {"pattern": "**/*.py"})
-    check(data["files"] == ["/src/app.py"], f"glob structured {data}")
+    check_data(lambda: data["files"] == ["/src/app.py"], f"glob structured {data}")
 
     text, data = await call(session, "grep", {"pattern": "TODO", "output_mode": "content"})
     check(text == "/src/app.py:2:    print('hello')  # TODO\n", f"grep text {text!r}")
 
     text, data = await call(session, "grep", {"pattern": "todo", "case_insensitive": True, "output_mode": "count"})
-    check(data["counts"] == [{"path": "/src/app.py", "count": 1}], f"grep count {data}")
+    check_data(lambda: data["counts"] == [{"path": "/src/app.py", "count": 1}], f"grep count {data}")
 
     if expect_execute:
         text, data = await call(session, "execute", {"command": "grep -c hello src/app.py; echo err >&2"})
-        check(data["exit_code"] == 0, f"execute structured {data}")
-        check(data["stdout"] == "1\n" and data["stderr"] == "err\n", f"execute output {data}")
+        check_data(lambda: data["exit_code"] == 0, f"execute structured {data}")
+        check_data(lambda: data["stdout"] == "1\n" and data["stderr"] == "err\n", f"execute output {data}")
 
     text, _ = await call(session, "read_file", {"file_path": "/missing.txt"}, expect_error=True)
     check(text.startswith("Error [file_not_found]: "), f"error text {text!r}")
@@ -153,9 +172,12 @@ async def main(argv):
             params = StdioServerParameters(command=binary, args=["serve", *server_args], cwd=cwd)
             streams = await stack.enter_async_context(stdio_client(params))
             expect_execute = "--sandbox" in server_args
+            STRUCTURED["on"] = "--structured-content" in server_args
         else:
+            # The HTTP servers of the tests run with --structured-content.
             streams = await stack.enter_async_context(streamable_http_client(argv[2]))
             expect_execute = False
+            STRUCTURED["on"] = True
         session = await stack.enter_async_context(ClientSession(streams[0], streams[1]))
         if mode == "http-parallel":
             await parallel_session(session, int(argv[3]))
