@@ -1,7 +1,8 @@
 //! `cargo xtask ci`: everything CI checks, in the order that fails fastest.
 //!
 //! It installs what it needs when missing (cargo-deny; a Docker engine and
-//! the test image, as root), so it works on a fresh machine.
+//! the test image, as root; npm and the end-to-end clients), so it works
+//! on a fresh machine.
 //!
 //! Flags: `--skip-tests` (lint only), `--skip-deny`.
 
@@ -50,6 +51,8 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
         crate::readme::run(&[])?;
         step("Docker engine and test image")?;
         crate::docker::ensure_engine_and_image()?;
+        step("npm clients for the end-to-end tests")?;
+        crate::node::ensure_clients()?;
         step("tests")?;
         run_cmd(cargo().args(["test", "--workspace", "--all-features", "--no-fail-fast"]))?;
         step("conformance table")?;

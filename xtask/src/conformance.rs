@@ -174,10 +174,17 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
             .collect();
         let mut present = Vec::new();
         for t in &group {
-            if root.join(t.dir).join(format!("tests/{}.rs", t.test)).exists() {
+            if root
+                .join(t.dir)
+                .join(format!("tests/{}.rs", t.test))
+                .exists()
+            {
                 present.push(*t);
             } else {
-                missing.push((t.name, format!("{}/tests/{}.rs does not exist", t.dir, t.test)));
+                missing.push((
+                    t.name,
+                    format!("{}/tests/{}.rs does not exist", t.dir, t.test),
+                ));
             }
         }
         if present.is_empty() {

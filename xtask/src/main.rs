@@ -14,6 +14,7 @@ mod ci;
 mod conformance;
 mod docker;
 mod features;
+mod node;
 mod python;
 mod readme;
 mod s3;

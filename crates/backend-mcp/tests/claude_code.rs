@@ -6,7 +6,7 @@
 //! hint, cut notes), not JSON.
 //!
 //! The CLI is looked up in `$CLAUDE_CODE_BIN`, else in
-//! `<target dir>/claude-code/node_modules/.bin/claude` (where `.ci/run`
+//! `<target dir>/claude-code/node_modules/.bin/claude` (where `cargo xtask ci`
 //! installs it). Without it the test fails saying how to install it. All
 //! traffic besides loopback is sent to a dead proxy, so nothing leaves the
 //! machine.
@@ -21,7 +21,7 @@ use std::time::Duration;
 use fake_api::{FakeApi, Step, ToolResult};
 use serde_json::json;
 
-/// The CLI version the test was written against (the one `.ci/run` installs).
+/// The CLI version the test was written against (the one `cargo xtask ci` installs).
 const CLAUDE_CODE_PACKAGE: &str = "@anthropic-ai/claude-code@2.1.197";
 
 const BINARY: &str = env!("CARGO_BIN_EXE_agent-backend");
@@ -45,7 +45,7 @@ fn claude_cli() -> PathBuf {
     let cli = install.join("node_modules/.bin/claude");
     assert!(
         cli.exists(),
-        "the Claude Code CLI is not installed at {}; install it with\n  npm install --no-audit --no-fund --prefix {} {CLAUDE_CODE_PACKAGE}\n(or point CLAUDE_CODE_BIN at a `claude` binary); .ci/run does this",
+        "the Claude Code CLI is not installed at {}; install it with\n  npm install --no-audit --no-fund --prefix {} {CLAUDE_CODE_PACKAGE}\n(or point CLAUDE_CODE_BIN at a `claude` binary); `cargo xtask ci` does this",
         cli.display(),
         install.display()
     );

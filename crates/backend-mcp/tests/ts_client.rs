@@ -4,7 +4,7 @@
 //! tool's result must pass (`tests/e2e/ts_client.cjs` holds the checks).
 //!
 //! The SDK is looked up in `<target dir>/claude-code/node_modules`, where
-//! `.ci/run` installs it with the Claude Code CLI; without it (or without
+//! `cargo xtask ci` installs it with the Claude Code CLI; without it (or without
 //! `node`) the test fails saying how to install it.
 
 use std::path::{Path, PathBuf};
@@ -26,7 +26,7 @@ fn node_modules() -> PathBuf {
         modules
             .join("@modelcontextprotocol/sdk/package.json")
             .exists(),
-        "the TypeScript MCP SDK is not installed in {}; install it (and node) with\n  npm install --no-audit --no-fund --prefix {} {SDK_PACKAGE}\n.ci/run does this",
+        "the TypeScript MCP SDK is not installed in {}; install it (and node) with\n  npm install --no-audit --no-fund --prefix {} {SDK_PACKAGE}\n`cargo xtask ci` does this",
         modules.display(),
         install.display()
     );
