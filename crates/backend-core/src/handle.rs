@@ -13,9 +13,10 @@ use crate::error::Result;
 /// route, a server) holds one of these instead of an
 /// `(Arc<dyn Backend>, Option<Arc<dyn Sandbox>>)` pair.
 ///
-/// When `sandbox` is set it is the same object as `backend`; build handles
-/// with [`from_backend`](Self::from_backend) and
-/// [`from_sandbox`](Self::from_sandbox) to keep it so.
+/// [`from_sandbox`](Self::from_sandbox) makes `sandbox` the same object as
+/// `backend`, which is the usual case. A holder may also pair files from one
+/// backend with commands in a separate sandbox (a tool set whose files live
+/// in S3, say); the fields are public for that.
 ///
 /// # Example
 /// ```
