@@ -45,6 +45,8 @@ mod root;
 #[cfg(feature = "local-exec")]
 mod sandbox;
 mod search;
+#[cfg(feature = "local-exec")]
+mod supervisor;
 
 pub use backend::{LocalBackend, LocalOptions};
 pub use overlay::Change;
