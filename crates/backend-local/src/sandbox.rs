@@ -19,7 +19,7 @@
 //! rlimits bound address space, file size and CPU time.
 
 use std::collections::{BTreeMap, HashSet};
-use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsRawFd, BorrowedFd};
 use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
 use std::process::Stdio;
@@ -40,7 +40,9 @@ use tokio::sync::mpsc;
 
 use crate::LocalBackend;
 use crate::error::fail_error;
-use crate::supervisor::{fork_supervisor, kill_descendants, kill_supervisor};
+use crate::supervisor::{
+    fork_supervisor, kill_descendants, kill_supervisor, read_status, status_pipe,
+};
 
 /// `PATH` given to commands unless [`SandboxOptions::path`] says otherwise.
 pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -330,30 +332,6 @@ impl LocalSandbox {
         drop(status_write);
         Ok((child, status_read))
     }
-}
-
-/// The pipe the supervisor reports the shell's wait status through.
-fn status_pipe(op: Operation) -> Result<(pipe::Receiver, OwnedFd)> {
-    let unavailable = |e: std::io::Error| {
-        Error::new(
-            ErrorKind::Unavailable,
-            format!("cannot make the command's status pipe: {e}"),
-        )
-        .with_operation(op)
-        .with_source(e)
-    };
-    let (read, write) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
-        .map_err(|e| unavailable(e.into()))?;
-    let read = pipe::Receiver::from_owned_fd(read).map_err(unavailable)?;
-    Ok((read, write))
-}
-
-/// The shell's raw wait status, or `None` when the supervisor ended
-/// without sending it.
-async fn read_status(status: &mut pipe::Receiver) -> Option<i32> {
-    let mut bytes = [0u8; 4];
-    status.read_exact(&mut bytes).await.ok()?;
-    Some(i32::from_ne_bytes(bytes))
 }
 
 fn apply_rlimits(limits: Rlimits) -> std::io::Result<()> {

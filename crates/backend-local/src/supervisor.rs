@@ -16,8 +16,12 @@
 
 use std::collections::HashMap;
 use std::io;
-use std::os::fd::RawFd;
+use std::os::fd::{OwnedFd, RawFd};
+
+use backend_core::{Error, ErrorKind, Operation, Result};
 use std::time::{Duration, Instant};
+use tokio::io::AsyncReadExt;
+use tokio::net::unix::pipe;
 
 use rustix::process::{Pid, Signal};
 
@@ -104,7 +108,7 @@ unsafe fn supervise(command: libc::pid_t, status_fd: RawFd) -> ! {
 ///
 /// Errors: `/proc` cannot be read, a process cannot be signalled (it
 /// changed user, say), or some are still alive after [`KILL_BOUND`].
-pub(crate) fn kill_descendants(supervisor: i32) -> Result<(), String> {
+pub(crate) fn kill_descendants(supervisor: i32) -> std::result::Result<(), String> {
     let deadline = Instant::now() + KILL_BOUND;
     loop {
         let live = descendants(supervisor)
@@ -187,6 +191,30 @@ fn parse_stat(stat: &str) -> Option<(char, i32)> {
     let state = fields.next()?.chars().next()?;
     let ppid = fields.next()?.parse().ok()?;
     Some((state, ppid))
+}
+
+/// The pipe the supervisor reports the shell's wait status through.
+pub(crate) fn status_pipe(op: Operation) -> Result<(pipe::Receiver, OwnedFd)> {
+    let unavailable = |e: std::io::Error| {
+        Error::new(
+            ErrorKind::Unavailable,
+            format!("cannot make the command's status pipe: {e}"),
+        )
+        .with_operation(op)
+        .with_source(e)
+    };
+    let (read, write) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
+        .map_err(|e| unavailable(e.into()))?;
+    let read = pipe::Receiver::from_owned_fd(read).map_err(unavailable)?;
+    Ok((read, write))
+}
+
+/// The shell's raw wait status, or `None` when the supervisor ended
+/// without sending it.
+pub(crate) async fn read_status(status: &mut pipe::Receiver) -> Option<i32> {
+    let mut bytes = [0u8; 4];
+    status.read_exact(&mut bytes).await.ok()?;
+    Some(i32::from_ne_bytes(bytes))
 }
 
 #[cfg(test)]
