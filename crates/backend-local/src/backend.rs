@@ -35,6 +35,12 @@ pub struct LocalOptions {
     /// False forces the portable `O_NOFOLLOW` walk, which is otherwise used
     /// only where `openat2` is missing; both confine paths equally.
     pub openat2: bool,
+    /// On opening a plain (non-overlay) root, remove the temporary files
+    /// (`.backend-local-PID-….tmp`) that writers killed mid-write left
+    /// behind, when their process is gone. On by default; it walks the
+    /// whole tree once (not `.git`), so a huge root may turn it off. Such
+    /// files are never listed, globbed or grepped either way.
+    pub sweep_temp_files: bool,
 }
 
 impl Default for LocalOptions {
@@ -44,6 +50,7 @@ impl Default for LocalOptions {
             git_ignore: false,
             max_read_bytes: 256 * 1024 * 1024,
             openat2: true,
+            sweep_temp_files: true,
         }
     }
 }
@@ -64,6 +71,12 @@ impl LocalOptions {
     /// Sets [`openat2`](Self::openat2).
     pub fn openat2(mut self, yes: bool) -> Self {
         self.openat2 = yes;
+        self
+    }
+
+    /// Sets [`sweep_temp_files`](Self::sweep_temp_files).
+    pub fn sweep_temp_files(mut self, yes: bool) -> Self {
+        self.sweep_temp_files = yes;
         self
     }
 
@@ -165,6 +178,14 @@ impl LocalBackend {
             .with_operation(Operation::Create)
             .with_source(e)
         })?;
+        if options.sweep_temp_files && !overlay {
+            if let Ok(top) = opened
+                .locate(&VirtualPath::root(), true, false)
+                .and_then(|found| found.open_dir())
+            {
+                crate::temp::sweep(&top);
+            }
+        }
         let disk = Disk::new(opened, options.fsync, options.max_read_bytes);
         Ok(LocalBackend {
             inner: Arc::new(Inner {

@@ -4,7 +4,6 @@
 use std::ffi::{OsStr, OsString};
 use std::io::{Read, Write};
 use std::os::unix::ffi::OsStrExt;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
 use backend_core::{
@@ -16,6 +15,7 @@ use rustix::io::Errno;
 
 use crate::error::fail_error;
 use crate::root::{Fail, Located, Root};
+use crate::temp::{create_temp, is_temp_name};
 
 /// How often an operation re-resolves a path whose leaf was swapped for a
 /// symlink between the lookup and the open.
@@ -115,6 +115,9 @@ impl Disk {
         let names = read_names(&reader).map_err(|f| fail_error(f, path.as_str(), op))?;
         let mut out = Vec::with_capacity(names.len());
         for name in names {
+            if is_temp_name(name.as_bytes()) {
+                continue;
+            }
             let st = match rustix::fs::statat(&reader, name.as_os_str(), AtFlags::SYMLINK_NOFOLLOW)
             {
                 Ok(st) => st,
@@ -378,30 +381,6 @@ fn too_large(path: &VirtualPath, size: u64, limit: u64) -> Error {
     )
     .with_path(path.as_str())
     .with_context("limit", limit.to_string())
-}
-
-/// A new, exclusive temporary file next to the target.
-fn create_temp(dir: &impl AsFd) -> std::result::Result<(OsString, OwnedFd), Fail> {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let pid = std::process::id();
-    let nanos = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos());
-    for _ in 0..16 {
-        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let name = OsString::from(format!(".backend-local-{pid}-{nanos:x}-{n}.tmp"));
-        match rustix::fs::openat(
-            dir,
-            name.as_os_str(),
-            OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-            Mode::from_raw_mode(0o666),
-        ) {
-            Ok(fd) => return Ok((name, fd)),
-            Err(Errno::EXIST) => continue,
-            Err(e) => return Err(Fail::Io(e)),
-        }
-    }
-    Err(Fail::Io(Errno::EXIST))
 }
 
 /// The names in a directory, without `.` and `..`.

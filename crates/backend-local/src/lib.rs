@@ -47,6 +47,7 @@ mod sandbox;
 mod search;
 #[cfg(feature = "local-exec")]
 mod supervisor;
+mod temp;
 
 pub use backend::{LocalBackend, LocalOptions};
 pub use overlay::Change;
