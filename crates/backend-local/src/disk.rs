@@ -20,6 +20,9 @@ use crate::temp::{create_temp, is_temp_name};
 /// How often an operation re-resolves a path whose leaf was swapped for a
 /// symlink between the lookup and the open.
 const MAX_REOPEN: usize = 8;
+/// The mode bits a replaced file keeps: permissions and sticky, never
+/// setuid or setgid.
+const KEPT_MODE_BITS: u32 = 0o1777;
 
 /// A confined directory and the in-process state its operations share.
 pub(crate) struct Disk {
@@ -305,7 +308,9 @@ impl Disk {
         let (temp_name, temp) = create_temp(dir)?;
         let result = (|| {
             if let Some(mode) = mode {
-                rustix::fs::fchmod(&temp, Mode::from_raw_mode(mode))?;
+                // Agent content never inherits setuid or setgid (the new
+                // file is also owned by this process, not the old owner).
+                rustix::fs::fchmod(&temp, Mode::from_raw_mode(mode & KEPT_MODE_BITS))?;
             }
             let mut file = std::fs::File::from(temp);
             file.write_all(content)?;
