@@ -41,6 +41,15 @@ pub struct LocalOptions {
     /// whole tree once (not `.git`), so a huge root may turn it off. Such
     /// files are never listed, globbed or grepped either way.
     pub sweep_temp_files: bool,
+    /// A byte quota: the most the regular files under the root may hold
+    /// together. A `write`, `upload` or `edit` (or an overlay's `commit`)
+    /// that would take the root past it fails with `quota_exceeded` and
+    /// changes nothing; one that does not grow a file always passes. None
+    /// (no quota) by default. Each growing write counts the tree afresh
+    /// (files changed by commands or other processes count too), so it
+    /// suits roots of moderate size. Commands of a `LocalSandbox` are not
+    /// held to it (`Rlimits::file_size` bounds them instead).
+    pub quota_bytes: Option<u64>,
 }
 
 impl Default for LocalOptions {
@@ -51,6 +60,7 @@ impl Default for LocalOptions {
             max_read_bytes: 256 * 1024 * 1024,
             openat2: true,
             sweep_temp_files: true,
+            quota_bytes: None,
         }
     }
 }
@@ -77,6 +87,12 @@ impl LocalOptions {
     /// Sets [`sweep_temp_files`](Self::sweep_temp_files).
     pub fn sweep_temp_files(mut self, yes: bool) -> Self {
         self.sweep_temp_files = yes;
+        self
+    }
+
+    /// Sets [`quota_bytes`](Self::quota_bytes): at most `bytes` under the root.
+    pub fn quota_bytes(mut self, bytes: u64) -> Self {
+        self.quota_bytes = Some(bytes);
         self
     }
 
@@ -186,7 +202,8 @@ impl LocalBackend {
                 crate::temp::sweep(&top);
             }
         }
-        let disk = Disk::new(opened, options.fsync, options.max_read_bytes);
+        let mut disk = Disk::new(opened, options.fsync, options.max_read_bytes);
+        disk.quota = options.quota_bytes.map(crate::quota::Quota::new);
         Ok(LocalBackend {
             inner: Arc::new(Inner {
                 disk,

@@ -14,6 +14,7 @@ use rustix::fs::{AtFlags, FileType, Mode, OFlags, Stat};
 use rustix::io::Errno;
 
 use crate::error::fail_error;
+use crate::quota::Quota;
 use crate::root::{Fail, Located, Root};
 use crate::temp::{create_temp, is_temp_name};
 
@@ -31,6 +32,8 @@ pub(crate) struct Disk {
     pub max_read_bytes: u64,
     /// Per-file mutual exclusion within the process, for writes and edits.
     locks: KeyedLocks<LockKey>,
+    /// The byte limit on what the root holds, if any.
+    pub quota: Option<Quota>,
 }
 
 /// What identifies a file's content on disk: if any of these differs, the
@@ -81,6 +84,7 @@ impl Disk {
             fsync,
             max_read_bytes,
             locks: KeyedLocks::new(),
+            quota: None,
         }
     }
 
@@ -227,8 +231,32 @@ impl Disk {
             .as_ref()
             .filter(|st| kind_of(st) == FileType::RegularFile)
             .map(|st| st.st_mode & 0o7777);
+        let old_len = found
+            .stat
+            .as_ref()
+            .filter(|st| kind_of(st) == FileType::RegularFile)
+            .map_or(0, |st| st.st_size.max(0) as u64);
+        let _quota = self.check_quota(path, old_len, content.len() as u64, op)?;
         self.replace(&found.dir, name, content, mode, |_| Ok(()))
             .map_err(|f| fail_error(f, path.as_str(), op))
+    }
+
+    /// The quota's go-ahead for replacing `old_len` bytes by `new_len`
+    /// (held until the write is done), or `quota_exceeded`.
+    fn check_quota(
+        &self,
+        path: &VirtualPath,
+        old_len: u64,
+        new_len: u64,
+        op: Operation,
+    ) -> Result<Option<std::sync::MutexGuard<'_, ()>>> {
+        match &self.quota {
+            None => Ok(None),
+            Some(quota) => quota
+                .check(&self.root, path, old_len, new_len)
+                .map(Some)
+                .map_err(|e| e.with_operation(op)),
+        }
     }
 
     pub fn edit(
@@ -265,6 +293,7 @@ impl Disk {
             backend_core::text::apply_edit(path.as_str(), text, old, new, replace_all)
                 .map_err(|e| e.with_operation(op))?;
         between();
+        let _quota = self.check_quota(path, bytes.len() as u64, updated.len() as u64, op)?;
         let outcome = self.replace(
             &found.dir,
             name,

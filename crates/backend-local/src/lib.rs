@@ -41,6 +41,7 @@ mod backend;
 mod disk;
 mod error;
 mod overlay;
+mod quota;
 mod root;
 #[cfg(feature = "local-exec")]
 mod sandbox;
