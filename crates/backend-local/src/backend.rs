@@ -296,6 +296,9 @@ impl Inner {
         };
         let truncated = files.len() > request.limit;
         files.truncate(request.limit);
+        for file in &mut files {
+            crate::name::escape_in_place(&mut file.path);
+        }
         Ok(GlobResult::new(files, truncated))
     }
 
@@ -313,7 +316,11 @@ impl Inner {
         };
         let mut collector = GrepCollector::new(request);
         collector.extend(found);
-        Ok(collector.finish())
+        let mut result = collector.finish();
+        for found in &mut result.matches {
+            crate::name::escape_in_place(&mut found.path);
+        }
+        Ok(result)
     }
 }
 
@@ -331,9 +338,15 @@ impl Backend for LocalBackend {
 
     async fn ls(&self, path: &str) -> Result<Vec<FileInfo>> {
         let path = VirtualPath::parse_for(path, Operation::Ls)?;
-        self.blocking(Operation::Ls, move |inner| match &inner.overlay {
-            None => inner.disk.ls(&path),
-            Some(overlay) => overlay.ls(&inner.disk, &path),
+        self.blocking(Operation::Ls, move |inner| {
+            let mut entries = match &inner.overlay {
+                None => inner.disk.ls(&path)?,
+                Some(overlay) => overlay.ls(&inner.disk, &path)?,
+            };
+            for entry in &mut entries {
+                crate::name::escape_in_place(&mut entry.path);
+            }
+            Ok(entries)
         })
         .await
     }

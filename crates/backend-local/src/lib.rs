@@ -40,6 +40,7 @@
 mod backend;
 mod disk;
 mod error;
+mod name;
 mod overlay;
 mod quota;
 mod root;
