@@ -194,13 +194,13 @@ impl LocalBackend {
             .with_operation(Operation::Create)
             .with_source(e)
         })?;
-        if options.sweep_temp_files && !overlay {
-            if let Ok(top) = opened
+        if options.sweep_temp_files
+            && !overlay
+            && let Ok(top) = opened
                 .locate(&VirtualPath::root(), true, false)
                 .and_then(|found| found.open_dir())
-            {
-                crate::temp::sweep(&top);
-            }
+        {
+            crate::temp::sweep(&top);
         }
         let mut disk = Disk::new(opened, options.fsync, options.max_read_bytes);
         disk.quota = options.quota_bytes.map(crate::quota::Quota::new);

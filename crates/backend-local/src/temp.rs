@@ -93,23 +93,22 @@ fn sweep_below(dir: &OwnedFd, depth: usize) -> usize {
         let Ok(st) = rustix::fs::statat(dir, name.as_os_str(), AtFlags::SYMLINK_NOFOLLOW) else {
             continue;
         };
-        match FileType::from_raw_mode(st.st_mode) {
-            FileType::RegularFile if is_temp_name(raw) && !writer_may_be_alive(raw) => {
-                if rustix::fs::unlinkat(dir, OsStr::from_bytes(raw), AtFlags::empty()).is_ok() {
-                    removed += 1;
-                }
+        let kind = FileType::from_raw_mode(st.st_mode);
+        if kind == FileType::RegularFile && is_temp_name(raw) && !writer_may_be_alive(raw) {
+            if rustix::fs::unlinkat(dir, OsStr::from_bytes(raw), AtFlags::empty()).is_ok() {
+                removed += 1;
             }
-            FileType::Directory if depth < MAX_SWEEP_DEPTH && raw != b".git" => {
-                if let Ok(sub) = rustix::fs::openat(
-                    dir,
-                    name.as_os_str(),
-                    OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-                    Mode::empty(),
-                ) {
-                    removed += sweep_below(&sub, depth + 1);
-                }
-            }
-            _ => {}
+        } else if kind == FileType::Directory
+            && depth < MAX_SWEEP_DEPTH
+            && raw != b".git"
+            && let Ok(sub) = rustix::fs::openat(
+                dir,
+                name.as_os_str(),
+                OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                Mode::empty(),
+            )
+        {
+            removed += sweep_below(&sub, depth + 1);
         }
     }
     removed
