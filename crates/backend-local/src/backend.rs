@@ -35,6 +35,21 @@ pub struct LocalOptions {
     /// False forces the portable `O_NOFOLLOW` walk, which is otherwise used
     /// only where `openat2` is missing; both confine paths equally.
     pub openat2: bool,
+    /// On opening a plain (non-overlay) root, remove the temporary files
+    /// (`.backend-local-PID-….tmp`) that writers killed mid-write left
+    /// behind, when their process is gone. On by default; it walks the
+    /// whole tree once (not `.git`), so a huge root may turn it off. Such
+    /// files are never listed, globbed or grepped either way.
+    pub sweep_temp_files: bool,
+    /// A byte quota: the most the regular files under the root may hold
+    /// together. A `write`, `upload` or `edit` (or an overlay's `commit`)
+    /// that would take the root past it fails with `quota_exceeded` and
+    /// changes nothing; one that does not grow a file always passes. None
+    /// (no quota) by default. Each growing write counts the tree afresh
+    /// (files changed by commands or other processes count too), so it
+    /// suits roots of moderate size. Commands of a `LocalSandbox` are not
+    /// held to it (`Rlimits::file_size` bounds them instead).
+    pub quota_bytes: Option<u64>,
 }
 
 impl Default for LocalOptions {
@@ -44,6 +59,8 @@ impl Default for LocalOptions {
             git_ignore: false,
             max_read_bytes: 256 * 1024 * 1024,
             openat2: true,
+            sweep_temp_files: true,
+            quota_bytes: None,
         }
     }
 }
@@ -64,6 +81,18 @@ impl LocalOptions {
     /// Sets [`openat2`](Self::openat2).
     pub fn openat2(mut self, yes: bool) -> Self {
         self.openat2 = yes;
+        self
+    }
+
+    /// Sets [`sweep_temp_files`](Self::sweep_temp_files).
+    pub fn sweep_temp_files(mut self, yes: bool) -> Self {
+        self.sweep_temp_files = yes;
+        self
+    }
+
+    /// Sets [`quota_bytes`](Self::quota_bytes): at most `bytes` under the root.
+    pub fn quota_bytes(mut self, bytes: u64) -> Self {
+        self.quota_bytes = Some(bytes);
         self
     }
 
@@ -165,7 +194,16 @@ impl LocalBackend {
             .with_operation(Operation::Create)
             .with_source(e)
         })?;
-        let disk = Disk::new(opened, options.fsync, options.max_read_bytes);
+        if options.sweep_temp_files
+            && !overlay
+            && let Ok(top) = opened
+                .locate(&VirtualPath::root(), true, false)
+                .and_then(|found| found.open_dir())
+        {
+            crate::temp::sweep(&top);
+        }
+        let mut disk = Disk::new(opened, options.fsync, options.max_read_bytes);
+        disk.quota = options.quota_bytes.map(crate::quota::Quota::new);
         Ok(LocalBackend {
             inner: Arc::new(Inner {
                 disk,
@@ -258,6 +296,9 @@ impl Inner {
         };
         let truncated = files.len() > request.limit;
         files.truncate(request.limit);
+        for file in &mut files {
+            crate::name::escape_in_place(&mut file.path);
+        }
         Ok(GlobResult::new(files, truncated))
     }
 
@@ -275,7 +316,11 @@ impl Inner {
         };
         let mut collector = GrepCollector::new(request);
         collector.extend(found);
-        Ok(collector.finish())
+        let mut result = collector.finish();
+        for found in &mut result.matches {
+            crate::name::escape_in_place(&mut found.path);
+        }
+        Ok(result)
     }
 }
 
@@ -293,9 +338,15 @@ impl Backend for LocalBackend {
 
     async fn ls(&self, path: &str) -> Result<Vec<FileInfo>> {
         let path = VirtualPath::parse_for(path, Operation::Ls)?;
-        self.blocking(Operation::Ls, move |inner| match &inner.overlay {
-            None => inner.disk.ls(&path),
-            Some(overlay) => overlay.ls(&inner.disk, &path),
+        self.blocking(Operation::Ls, move |inner| {
+            let mut entries = match &inner.overlay {
+                None => inner.disk.ls(&path)?,
+                Some(overlay) => overlay.ls(&inner.disk, &path)?,
+            };
+            for entry in &mut entries {
+                crate::name::escape_in_place(&mut entry.path);
+            }
+            Ok(entries)
         })
         .await
     }

@@ -4,7 +4,6 @@
 use std::ffi::{OsStr, OsString};
 use std::io::{Read, Write};
 use std::os::unix::ffi::OsStrExt;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
 use backend_core::{
@@ -15,11 +14,16 @@ use rustix::fs::{AtFlags, FileType, Mode, OFlags, Stat};
 use rustix::io::Errno;
 
 use crate::error::fail_error;
+use crate::quota::Quota;
 use crate::root::{Fail, Located, Root};
+use crate::temp::{create_temp, is_temp_name};
 
 /// How often an operation re-resolves a path whose leaf was swapped for a
 /// symlink between the lookup and the open.
 const MAX_REOPEN: usize = 8;
+/// The mode bits a replaced file keeps: permissions and sticky, never
+/// setuid or setgid.
+const KEPT_MODE_BITS: u32 = 0o1777;
 
 /// A confined directory and the in-process state its operations share.
 pub(crate) struct Disk {
@@ -28,6 +32,8 @@ pub(crate) struct Disk {
     pub max_read_bytes: u64,
     /// Per-file mutual exclusion within the process, for writes and edits.
     locks: KeyedLocks<LockKey>,
+    /// The byte limit on what the root holds, if any.
+    pub quota: Option<Quota>,
 }
 
 /// What identifies a file's content on disk: if any of these differs, the
@@ -78,6 +84,7 @@ impl Disk {
             fsync,
             max_read_bytes,
             locks: KeyedLocks::new(),
+            quota: None,
         }
     }
 
@@ -115,6 +122,9 @@ impl Disk {
         let names = read_names(&reader).map_err(|f| fail_error(f, path.as_str(), op))?;
         let mut out = Vec::with_capacity(names.len());
         for name in names {
+            if is_temp_name(name.as_bytes()) {
+                continue;
+            }
             let st = match rustix::fs::statat(&reader, name.as_os_str(), AtFlags::SYMLINK_NOFOLLOW)
             {
                 Ok(st) => st,
@@ -221,8 +231,32 @@ impl Disk {
             .as_ref()
             .filter(|st| kind_of(st) == FileType::RegularFile)
             .map(|st| st.st_mode & 0o7777);
+        let old_len = found
+            .stat
+            .as_ref()
+            .filter(|st| kind_of(st) == FileType::RegularFile)
+            .map_or(0, |st| st.st_size.max(0) as u64);
+        let _quota = self.check_quota(path, old_len, content.len() as u64, op)?;
         self.replace(&found.dir, name, content, mode, |_| Ok(()))
             .map_err(|f| fail_error(f, path.as_str(), op))
+    }
+
+    /// The quota's go-ahead for replacing `old_len` bytes by `new_len`
+    /// (held until the write is done), or `quota_exceeded`.
+    fn check_quota(
+        &self,
+        path: &VirtualPath,
+        old_len: u64,
+        new_len: u64,
+        op: Operation,
+    ) -> Result<Option<std::sync::MutexGuard<'_, ()>>> {
+        match &self.quota {
+            None => Ok(None),
+            Some(quota) => quota
+                .check(&self.root, path, old_len, new_len)
+                .map(Some)
+                .map_err(|e| e.with_operation(op)),
+        }
     }
 
     pub fn edit(
@@ -259,6 +293,7 @@ impl Disk {
             backend_core::text::apply_edit(path.as_str(), text, old, new, replace_all)
                 .map_err(|e| e.with_operation(op))?;
         between();
+        let _quota = self.check_quota(path, bytes.len() as u64, updated.len() as u64, op)?;
         let outcome = self.replace(
             &found.dir,
             name,
@@ -302,7 +337,9 @@ impl Disk {
         let (temp_name, temp) = create_temp(dir)?;
         let result = (|| {
             if let Some(mode) = mode {
-                rustix::fs::fchmod(&temp, Mode::from_raw_mode(mode))?;
+                // Agent content never inherits setuid or setgid (the new
+                // file is also owned by this process, not the old owner).
+                rustix::fs::fchmod(&temp, Mode::from_raw_mode(mode & KEPT_MODE_BITS))?;
             }
             let mut file = std::fs::File::from(temp);
             file.write_all(content)?;
@@ -378,30 +415,6 @@ fn too_large(path: &VirtualPath, size: u64, limit: u64) -> Error {
     )
     .with_path(path.as_str())
     .with_context("limit", limit.to_string())
-}
-
-/// A new, exclusive temporary file next to the target.
-fn create_temp(dir: &impl AsFd) -> std::result::Result<(OsString, OwnedFd), Fail> {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let pid = std::process::id();
-    let nanos = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos());
-    for _ in 0..16 {
-        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let name = OsString::from(format!(".backend-local-{pid}-{nanos:x}-{n}.tmp"));
-        match rustix::fs::openat(
-            dir,
-            name.as_os_str(),
-            OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-            Mode::from_raw_mode(0o666),
-        ) {
-            Ok(fd) => return Ok((name, fd)),
-            Err(Errno::EXIST) => continue,
-            Err(e) => return Err(Fail::Io(e)),
-        }
-    }
-    Err(Fail::Io(Errno::EXIST))
 }
 
 /// The names in a directory, without `.` and `..`.

@@ -7,11 +7,17 @@
 //! symlink, nor a symlink swapped in mid-operation reaches outside. Symlinks
 //! that stay inside the root work; ones that leave it give
 //! `permission_denied`. Writes go to a temporary file in the same directory
-//! and are renamed into place, so a reader sees the old or the new content;
+//! and are renamed into place, so a reader sees the old or the new content
+//! (the temporary file of a writer killed mid-way is never listed, globbed
+//! or grepped, and opening the root removes it); replacing a file drops its
+//! setuid and setgid bits;
 //! `edit` is serialised per file and refuses (`conflict`) when the file
 //! changed on disk between its read and its write. `glob` and `grep` run in
 //! process (the `ignore` walker, `grep-searcher`), with the rules of
-//! `backend_core`.
+//! `backend_core`. Names on disk that are not valid virtual paths (control
+//! characters, a backslash) are shown escaped in results, never raw. An
+//! optional byte quota ([`LocalOptions::quota_bytes`]) refuses writes that
+//! would pass it with `quota_exceeded`.
 //!
 //! [`LocalBackend::overlay`] keeps writes and deletes in memory over a
 //! read-only view of the directory until [`LocalBackend::commit`].
@@ -40,11 +46,16 @@
 mod backend;
 mod disk;
 mod error;
+mod name;
 mod overlay;
+mod quota;
 mod root;
 #[cfg(feature = "local-exec")]
 mod sandbox;
 mod search;
+#[cfg(feature = "local-exec")]
+mod supervisor;
+mod temp;
 
 pub use backend::{LocalBackend, LocalOptions};
 pub use overlay::Change;

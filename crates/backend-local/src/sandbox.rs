@@ -7,14 +7,16 @@
 //! code use the Docker backend (`backend-docker`), which adds namespaces,
 //! resource limits and a read-only image.
 //!
-//! What it does do: each command gets its own session and process group
-//! (`setsid`), a parent-death signal (`SIGKILL` when the spawning thread
-//! dies), a cleared environment with a short allow-list, stdin closed
-//! unless given, byte caps on stdout and stderr (the rest is read and
-//! dropped), and the whole group killed at the timeout, when the command's
-//! shell exits (no stray background processes), when the stream is dropped,
-//! and when the sandbox is closed or dropped. Optional rlimits bound address
-//! space, file size and CPU time.
+//! What it does do: each command runs under its own supervisor (a child
+//! subreaper, see `supervisor.rs`) in a new session, with a parent-death
+//! signal (`SIGKILL` when the spawning thread dies), a cleared environment
+//! with a short allow-list, stdin closed unless given, byte caps on stdout
+//! and stderr (the rest is read and dropped). Every process the command
+//! started, including `setsid`, `nohup … &`, double-forked and
+//! `SIGTERM`-ignoring ones, is killed at the timeout, when the command's
+//! shell exits, when the stream is dropped, and when the sandbox is closed
+//! or dropped; a kill that fails ends the call with an error. Optional
+//! rlimits bound address space, file size and CPU time.
 
 use std::collections::{BTreeMap, HashSet};
 use std::os::fd::{AsRawFd, BorrowedFd};
@@ -31,12 +33,16 @@ use backend_core::{
     Backend, Capabilities, Error, ErrorKind, ExecEvent, ExecOutput, ExecRequest, ExecStream,
     ExitStatus, ForwardBackend, Operation, OutputBudget, Result, Sandbox, VirtualPath,
 };
-use rustix::process::{Pid, Resource, Rlimit, Signal};
+use rustix::process::{Resource, Rlimit, Signal};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::unix::pipe;
 use tokio::sync::mpsc;
 
 use crate::LocalBackend;
 use crate::error::fail_error;
+use crate::supervisor::{
+    fork_supervisor, kill_descendants, kill_supervisor, read_status, status_pipe,
+};
 
 /// `PATH` given to commands unless [`SandboxOptions::path`] says otherwise.
 pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -138,13 +144,17 @@ impl SandboxOptions {
 /// directory. Use it for trusted code and development, and the Docker
 /// backend (`backend-docker`) for anything untrusted.
 ///
-/// Each command runs as `sh -c` in its own session and process group with a
-/// parent-death signal, a cleared environment (`PATH`, `HOME` = the root,
-/// `LANG`, then [`SandboxOptions`] and the request's variables), stdin
-/// closed unless given, and stdout/stderr capped (the rest is read and
-/// dropped). Its whole process group is killed at the timeout (the call
-/// returns within a second of it), when its shell exits, when the event
-/// stream is dropped, and on [`close`](Sandbox::close) or drop.
+/// Each command runs as `sh -c` under its own supervisor process, a child
+/// subreaper in a new session, with a parent-death signal, a cleared
+/// environment (`PATH`, `HOME` = the root, `LANG`, then [`SandboxOptions`]
+/// and the request's variables), stdin closed unless given, and
+/// stdout/stderr capped (the rest is read and dropped). Every process it
+/// started (daemonised, `setsid` and `SIGTERM`-ignoring ones included) is
+/// killed at the timeout (the call returns within a second of it), when its
+/// shell exits, when the event stream is dropped, and on
+/// [`close`](Sandbox::close) or drop. A kill that fails (a descendant that
+/// changed user, `/proc` unreadable, a supervisor the command killed) ends
+/// the call with an `internal` error rather than a silent survivor.
 pub struct LocalSandbox {
     backend: LocalBackend,
     id: String,
@@ -152,7 +162,8 @@ pub struct LocalSandbox {
     groups: Arc<Groups>,
 }
 
-/// The process groups of running commands, killed on close and drop.
+/// The supervisors of running commands, whose processes are killed on
+/// close and drop.
 #[derive(Default)]
 struct Groups {
     live: Mutex<HashSet<i32>>,
@@ -160,19 +171,23 @@ struct Groups {
 }
 
 impl Groups {
-    fn kill_all(&self) {
+    /// Kills every command's processes; the first failure is returned.
+    fn kill_all(&self) -> std::result::Result<(), String> {
         let live = self.live.lock().unwrap_or_else(|e| e.into_inner());
-        for pgid in live.iter() {
-            kill_group(*pgid);
+        let mut outcome = Ok(());
+        for supervisor in live.iter() {
+            let killed = kill_descendants(*supervisor);
+            if outcome.is_ok() {
+                outcome = killed;
+            }
         }
+        outcome
     }
 }
 
-fn kill_group(pgid: i32) {
-    if let Some(pid) = Pid::from_raw(pgid) {
-        // ESRCH (already gone) is the normal case after an exit.
-        let _ = rustix::process::kill_process_group(pid, Signal::KILL);
-    }
+/// The error a failed kill ends a call with.
+fn kill_error(message: String, operation: Operation) -> Error {
+    Error::internal(message).with_operation(operation)
 }
 
 impl std::fmt::Debug for LocalSandbox {
@@ -243,7 +258,7 @@ impl LocalSandbox {
     }
 
     /// Spawns the command; see the module docs for what the child gets.
-    fn spawn(&self, request: &ExecRequest) -> Result<tokio::process::Child> {
+    fn spawn(&self, request: &ExecRequest) -> Result<(tokio::process::Child, pipe::Receiver)> {
         let op = Operation::Execute;
         let workdir = match &request.workdir {
             Some(dir) => VirtualPath::parse_for(dir, op)?,
@@ -267,6 +282,8 @@ impl LocalSandbox {
             .open_dir()
             .map_err(|f| fail_error(f, workdir.as_str(), op))?;
         let dir_raw = dir.as_raw_fd();
+        let (status_read, status_write) = status_pipe(op)?;
+        let status_raw = status_write.as_raw_fd();
         let parent = rustix::process::getpid();
         let limits = self.options.rlimits;
 
@@ -282,13 +299,12 @@ impl LocalSandbox {
                 Stdio::null()
             })
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true);
+            .stderr(Stdio::piped());
         #[allow(unsafe_code)]
         // SAFETY: the closure runs in the forked child before exec and only
         // makes raw system calls (no allocation, no locks), which is what
-        // `pre_exec` requires. `dir_raw` stays open in the parent until
-        // `spawn` returns, so the child's copy is valid.
+        // `pre_exec` requires. `dir_raw` and `status_raw` stay open in the
+        // parent until `spawn` returns, so the child's copies are valid.
         unsafe {
             command.pre_exec(move || {
                 rustix::process::setsid()?;
@@ -297,6 +313,8 @@ impl LocalSandbox {
                 if rustix::process::getppid() != Some(parent) {
                     return Err(rustix::io::Errno::SRCH.into());
                 }
+                // From here on this is the command; its parent supervises.
+                fork_supervisor(status_raw)?;
                 rustix::process::fchdir(BorrowedFd::borrow_raw(dir_raw))?;
                 apply_rlimits(limits)?;
                 Ok(())
@@ -311,7 +329,8 @@ impl LocalSandbox {
             .with_source(e)
         })?;
         drop(dir);
-        Ok(child)
+        drop(status_write);
+        Ok((child, status_read))
     }
 }
 
@@ -336,23 +355,38 @@ fn apply_rlimits(limits: Rlimits) -> std::io::Result<()> {
 
 impl Drop for LocalSandbox {
     fn drop(&mut self) {
-        self.groups.kill_all();
+        // Nobody is left to tell; the commands' calls report it themselves.
+        let _ = self.groups.kill_all();
     }
 }
 
-/// Kills a command's group if its driver ends early (cancelled or
-/// panicking), and unregisters it.
+/// Kills a command's processes and its supervisor if its driver ends early
+/// (cancelled or panicking), and unregisters it.
 struct GroupGuard {
-    pgid: i32,
+    supervisor: i32,
+    /// Set once the supervisor is reaped: its pid may then be reused.
+    reaped: bool,
     groups: Arc<Groups>,
 }
 
 impl Drop for GroupGuard {
     fn drop(&mut self) {
-        kill_group(self.pgid);
         let mut live = self.groups.live.lock().unwrap_or_else(|e| e.into_inner());
-        live.remove(&self.pgid);
+        live.remove(&self.supervisor);
+        if !self.reaped {
+            let _ = kill_descendants(self.supervisor);
+            kill_supervisor(self.supervisor);
+        }
     }
+}
+
+/// Kills every process the command started, off the async threads (it may
+/// take a few rounds).
+async fn end_tree(supervisor: i32) -> Result<()> {
+    let killed = tokio::task::spawn_blocking(move || kill_descendants(supervisor))
+        .await
+        .unwrap_or_else(|e| Err(format!("the kill task failed: {e}")));
+    killed.map_err(|m| kill_error(m, Operation::Execute))
 }
 
 type Events = mpsc::Sender<Result<ExecEvent>>;
@@ -383,13 +417,15 @@ async fn pump(
 
 async fn drive(
     mut child: tokio::process::Child,
+    mut status: pipe::Receiver,
     request: ExecRequest,
     tx: Events,
-    guard: GroupGuard,
+    mut guard: GroupGuard,
 ) {
     let started = Instant::now();
     let deadline = tokio::time::Instant::now() + request.timeout;
     let limit = request.output_limit;
+    let supervisor = guard.supervisor;
     let stdout = child.stdout.take();
     let stderr = child.stderr.take();
     let out_task = stdout.map(|r| tokio::spawn(pump(r, tx.clone(), limit, ExecEvent::Stdout)));
@@ -402,22 +438,41 @@ async fn drive(
         });
     }
     let mut timed_out = false;
-    let status = tokio::select! {
-        status = child.wait() => status,
+    let shell = tokio::select! {
+        shell = read_status(&mut status) => shell,
         () = tokio::time::sleep_until(deadline) => {
             timed_out = true;
-            kill_group(guard.pgid);
-            child.wait().await
+            None
         }
         () = tx.closed() => {
             // The stream was dropped: nobody wants the result.
-            kill_group(guard.pgid);
+            let _ = end_tree(supervisor).await;
             let _ = child.wait().await;
+            guard.reaped = true;
             return;
         }
     };
-    // No stray background processes; also closes pipes they hold.
-    kill_group(guard.pgid);
+    // Nothing it started runs on; this also closes pipes they hold.
+    let killed = end_tree(supervisor).await;
+    let shell = match shell {
+        Some(raw) => Some(raw),
+        None => tokio::time::timeout(DRAIN_AFTER_TIMEOUT, read_status(&mut status))
+            .await
+            .ok()
+            .flatten(),
+    };
+    // The supervisor exits once its last child is reaped; a stopped one is
+    // killed (nothing is left below it by now).
+    let reaped = match tokio::time::timeout(DRAIN_AFTER_TIMEOUT, child.wait()).await {
+        Ok(done) => done,
+        Err(_) => {
+            kill_supervisor(supervisor);
+            child.wait().await
+        }
+    };
+    if reaped.is_ok() {
+        guard.reaped = true;
+    }
     let bound = if timed_out {
         DRAIN_AFTER_TIMEOUT
     } else {
@@ -436,8 +491,10 @@ async fn drive(
         }
     }
     let duration = started.elapsed();
-    let event = match status {
-        Ok(status) => {
+    let event = match (killed, shell) {
+        (Err(e), _) => Err(e),
+        (Ok(()), Some(raw)) => {
+            let status = std::process::ExitStatus::from_raw(raw);
             let exit = match (status.code(), status.signal()) {
                 (Some(code), _) => ExitStatus::exited(code, duration),
                 (None, Some(signal)) => ExitStatus::signaled(signal, duration),
@@ -448,11 +505,10 @@ async fn drive(
                     .with_truncation(truncated[0], truncated[1]),
             ))
         }
-        Err(e) => Err(Error::new(
-            ErrorKind::Unavailable,
-            format!("could not wait for the command: {e}"),
-        )
-        .with_operation(Operation::Execute)),
+        (Ok(()), None) => Err(kill_error(
+            "the command's supervisor ended before reporting its exit (was it killed?); processes the command started may still run".to_owned(),
+            Operation::Execute,
+        )),
     };
     let _ = tx.send(event).await;
     drop(guard);
@@ -476,19 +532,20 @@ impl Sandbox for LocalSandbox {
             )
             .with_operation(Operation::Execute));
         }
-        let child = self.spawn(&request)?;
-        let pgid = child.id().map_or(0, |p| p as i32);
+        let (child, status) = self.spawn(&request)?;
+        let supervisor = child.id().map_or(0, |p| p as i32);
         self.groups
             .live
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .insert(pgid);
+            .insert(supervisor);
         let guard = GroupGuard {
-            pgid,
+            supervisor,
+            reaped: false,
             groups: self.groups.clone(),
         };
         let (tx, rx) = mpsc::channel(64);
-        tokio::spawn(drive(child, request, tx, guard));
+        tokio::spawn(drive(child, status, request, tx, guard));
         Ok(Box::pin(futures::stream::unfold(rx, |mut rx| async move {
             rx.recv().await.map(|event| (event, rx))
         })))
@@ -502,8 +559,9 @@ impl Sandbox for LocalSandbox {
 
     async fn close(&self) -> Result<()> {
         self.groups.closed.store(true, Ordering::SeqCst);
-        self.groups.kill_all();
-        Ok(())
+        self.groups
+            .kill_all()
+            .map_err(|m| kill_error(m, Operation::Close))
     }
 }
 

@@ -179,8 +179,10 @@ impl Disk {
             Some(_) => {
                 drop(found);
                 // One file: the filter sees its name.
+                let name = base.file_name().unwrap_or_default();
                 if skip.is_some_and(|skip| skip(base))
-                    || !matcher.wants(base.file_name().unwrap_or_default())
+                    || crate::temp::is_temp_name(name.as_bytes())
+                    || !matcher.wants(name)
                 {
                     return Ok(Vec::new());
                 }
@@ -343,7 +345,12 @@ fn walk_builder(
         .follow_links(false)
         .filter_entry(move |entry| {
             let is_dir = entry.file_type().is_some_and(|t| t.is_dir());
-            !(is_dir && entry.depth() > 0 && prune(entry))
+            if is_dir {
+                !(entry.depth() > 0 && prune(entry))
+            } else {
+                // A write in flight (or one killed mid-way) is not a file yet.
+                !crate::temp::is_temp_name(entry.file_name().as_encoded_bytes())
+            }
         });
     builder
 }

@@ -124,3 +124,31 @@ async fn glob_and_grep_find_files() {
         ]
     );
 }
+
+#[tokio::test]
+async fn write_and_edit_drop_setuid_and_setgid() {
+    use std::os::unix::fs::PermissionsExt;
+    let (dir, b) = setup();
+    let mode_of = |name: &str| {
+        std::fs::metadata(dir.path().join(name))
+            .expect("metadata")
+            .permissions()
+            .mode()
+            & 0o7777
+    };
+    for (name, mode) in [("suid", 0o4755), ("sgid", 0o2755)] {
+        let file = dir.path().join(name);
+        std::fs::write(&file, "old\n").expect("seed");
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(mode)).expect("chmod");
+        assert_eq!(mode_of(name), mode, "the seed has its bit");
+        b.write_str(&format!("/{name}"), "new\n")
+            .await
+            .expect("write");
+        assert_eq!(mode_of(name), 0o755, "write kept a set-id bit on {name}");
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(mode)).expect("chmod");
+        b.edit(&format!("/{name}"), "new", "edited", false)
+            .await
+            .expect("edit");
+        assert_eq!(mode_of(name), 0o755, "edit kept a set-id bit on {name}");
+    }
+}
