@@ -11,11 +11,13 @@ use backend_core::{Error, ErrorKind, Result};
 use futures::StreamExt;
 use tokio::sync::mpsc;
 
-use super::grpc::{GrpcConn, Retry, Side, secret_value, transient};
+use backend_core::retry::{Backoff, Retry, RetryPolicy};
+
+use super::grpc::{GrpcConn, Repeat, Side, secret_value, transient};
 use super::proto::*;
-use crate::http::remote::{Entry, RawEvent, RawStream, Remote, Running};
-use crate::http::shell::{self, quote};
-use crate::http::{RetryPolicy, Timeouts};
+use crate::options::Timeouts;
+use crate::sandbox::remote::{Entry, RawEvent, RawStream, Remote, Running};
+use crate::sandbox::shell::{self, quote};
 
 const EXEC_START: &str = "/modal.task_command_router.TaskCommandRouter/TaskExecStart";
 const EXEC_READ: &str = "/modal.task_command_router.TaskCommandRouter/TaskExecStdioRead";
@@ -53,7 +55,7 @@ pub(crate) async fn router_access(api: &GrpcConn, sandbox_id: &str) -> Result<Ro
             SandboxGetCommandRouterAccessRequest {
                 target: Some(RouterTarget::SandboxId(sandbox_id.to_owned())),
             },
-            Retry::Safe,
+            Repeat::Safe,
             None,
         )
         .await?;
@@ -193,13 +195,18 @@ impl Task {
     {
         match self
             .router()
-            .unary(method, message.clone(), Retry::Safe, timeout)
+            .unary(method, message.clone(), Repeat::Safe, timeout)
             .await
         {
-            Err(e) if e.kind() == ErrorKind::PermissionDenied => {
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    ErrorKind::Unauthenticated | ErrorKind::PermissionDenied
+                ) =>
+            {
                 self.refresh_router().await?;
                 self.router()
-                    .unary(method, message, Retry::Safe, timeout)
+                    .unary(method, message, Repeat::Safe, timeout)
                     .await
             }
             other => other,
@@ -242,7 +249,7 @@ impl Task {
             sandbox_id: sandbox_id.to_owned(),
         };
         match api
-            .unary::<_, SandboxTerminateResponse>(TERMINATE, request, Retry::Safe, None)
+            .unary::<_, SandboxTerminateResponse>(TERMINATE, request, Repeat::Safe, None)
             .await
         {
             Ok(_) => Ok(()),
@@ -280,7 +287,8 @@ impl Exec {
     /// when the reader went away.
     async fn read_fd(&self, fd: i32, tx: &mpsc::Sender<Result<RawEvent>>) -> Result<()> {
         let mut offset = 0u64;
-        let mut failures = 0u32;
+        let mut backoff = Backoff::new(&self.task.retry);
+        let mut refreshed = false;
         let router = || self.task.router();
         loop {
             let request = TaskExecStdioReadRequest {
@@ -302,7 +310,8 @@ impl Exec {
                     };
                     match next {
                         Ok(Some(chunk)) => {
-                            failures = 0;
+                            backoff.reset();
+                            refreshed = false;
                             offset += chunk.data.len() as u64;
                             let data = match (&self.pid, fd) {
                                 (Some(pid), FD_STDOUT) => pid
@@ -339,29 +348,34 @@ impl Exec {
                     }
                 },
             };
-            if failure.code() == tonic::Code::Unauthenticated && failures == 0 {
-                failures += 1;
+            if failure.code() == tonic::Code::Unauthenticated && !refreshed {
+                refreshed = true;
                 self.task.refresh_router().await?;
                 continue;
             }
-            if !transient(&failure) || failures >= conn.max_retries() {
-                let e = conn.status_error(EXEC_READ, &failure);
-                let e = if transient(&failure) {
-                    Error::new(
-                        ErrorKind::Unavailable,
-                        format!(
-                            "the connection to the Modal sandbox was lost while reading the command's output and could not be re-established: {}",
-                            e.message()
-                        ),
-                    )
-                    .with_retryable(true)
-                } else {
-                    e
-                };
-                return Err(e.with_context("exec", self.exec_id.clone()));
+            let decision = if transient(&failure) {
+                Retry::Backoff
+            } else {
+                Retry::Stop
+            };
+            match backoff.next_wait(decision) {
+                Some(wait) => tokio::time::sleep(wait).await,
+                None => {
+                    let e = conn.status_error(EXEC_READ, &failure);
+                    let e = if decision == Retry::Stop {
+                        e
+                    } else {
+                        backoff.give_up(Error::new(
+                            ErrorKind::Unavailable,
+                            format!(
+                                "the connection to the Modal sandbox was lost while reading the command's output and could not be re-established: {}",
+                                e.message()
+                            ),
+                        ))
+                    };
+                    return Err(e.with_context("exec", self.exec_id.clone()));
+                }
             }
-            tokio::time::sleep(conn.backoff(failures)).await;
-            failures += 1;
         }
     }
 

@@ -1,0 +1,84 @@
+//! [`Provider`]: what tells the four providers apart in the shared
+//! [`RemoteConfig`](crate::RemoteConfig) and
+//! [`RemoteSandbox`](crate::RemoteSandbox): their name, their own settings
+//! and option keys, the variables they read, how a sandbox is created.
+
+use std::fmt;
+use std::future::Future;
+
+use backend_core::{Error, ErrorKind, Result};
+
+use crate::options::RemoteOptions;
+use crate::sandbox::SandboxCore;
+
+/// A remote sandbox provider: the type parameter of
+/// [`RemoteConfig`](crate::RemoteConfig) and
+/// [`RemoteSandbox`](crate::RemoteSandbox) (`E2bConfig` is
+/// `RemoteConfig<E2b>`). Implemented by
+/// the marker types of this crate only.
+pub trait Provider: private::Sealed + fmt::Debug + Clone + Send + Sync + Sized + 'static {
+    /// The provider's name in messages, such as `E2B`.
+    const NAME: &'static str;
+    /// The environment variables [`RemoteConfig::from_env`](crate::RemoteConfig::from_env) reads, in order,
+    /// each with the option key its value sets.
+    const ENV: &'static [(&'static str, &'static str)];
+    /// The provider's own option keys; [`RemoteConfig::with_option`](crate::RemoteConfig::with_option)
+    /// accepts them, the shared [`crate::options::KEYS`] (see
+    /// [`accepts`](Self::accepts)), `env.NAME` and `label.NAME`.
+    const KEYS: &'static [&'static str];
+
+    /// Whether `key`, a shared or provider key, applies to this provider
+    /// (by default all of them do).
+    fn accepts(key: &str) -> bool {
+        crate::options::KEYS.contains(&key) || Self::KEYS.contains(&key)
+    }
+
+    /// The settings only this provider has (a template, an image, sizes).
+    type Settings: fmt::Debug + Clone + PartialEq + Send + Sync + 'static;
+
+    /// The defaults: shared options and the provider's own settings.
+    fn defaults() -> (RemoteOptions, Self::Settings);
+
+    /// Sets one of the provider's own options; `Ok(false)` when `key` is not
+    /// one.
+    fn set_option(
+        options: &mut RemoteOptions,
+        settings: &mut Self::Settings,
+        key: &str,
+        value: &str,
+    ) -> Result<bool>;
+
+    /// The API's base URL when `api_url` is not set.
+    fn default_api_url(settings: &Self::Settings) -> String;
+
+    /// Checks what can be checked before any call (by default: that there
+    /// is a key, else an error saying which variable to set).
+    fn validate(options: &RemoteOptions, settings: &Self::Settings) -> Result<()> {
+        let _ = settings;
+        if options.api_key.is_empty() {
+            let var = &options.api_key_env;
+            let name = Self::NAME;
+            return Err(Error::new(
+                ErrorKind::InvalidArgument,
+                format!(
+                    "{var} is not set: export {var}=<your {name} API key> to use {name} sandboxes"
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Creates a sandbox from a validated config (through
+    /// [`RemoteSandbox::create`](crate::RemoteSandbox::create)).
+    #[doc(hidden)]
+    fn create(
+        options: RemoteOptions,
+        settings: Self::Settings,
+    ) -> impl Future<Output = Result<SandboxCore>> + Send;
+}
+
+mod private {
+    /// Keeps [`super::Provider`] to the providers of this crate.
+    pub trait Sealed {}
+}
+pub(crate) use private::Sealed;
