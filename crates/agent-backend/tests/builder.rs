@@ -2,8 +2,6 @@
 //! building gives the backend, or an error naming the missing feature or the
 //! bad parameter.
 
-use std::time::Duration;
-
 use agent_backend::{BackendSpec, ErrorKind, Provider};
 
 fn parse(location: &str) -> BackendSpec {
@@ -105,8 +103,18 @@ fn remote_locations_parse_for_each_provider() {
     let BackendSpec::Remote(e2b) = parse("e2b://t?timeout=300&api_url=http://localhost:1") else {
         panic!("not remote")
     };
-    assert_eq!(e2b.timeout, Some(Duration::from_secs(300)));
-    assert_eq!(e2b.api_url.as_deref(), Some("http://localhost:1"));
+    assert_eq!(e2b.option("timeout"), Some("300"));
+    assert_eq!(e2b.option("api_url"), Some("http://localhost:1"));
+    assert!(refused("e2b://t?timeout=soon").contains("`timeout`"));
+    let BackendSpec::Remote(env) = parse("daytona://s?env.GREETING=hi&label.team=x") else {
+        panic!("not remote")
+    };
+    assert_eq!(env.option("env.GREETING"), Some("hi"));
+    assert_eq!(
+        env.provider_options().last(),
+        Some(&("snapshot", "s")),
+        "the target is passed on under the provider's key"
+    );
     assert!(refused("e2b://t?image=x").contains("unknown parameter `image`"));
     assert!(refused("modal://app?api_key_env=K").contains("unknown parameter `api_key_env`"));
 }

@@ -194,7 +194,8 @@ mod tests {
             .set("api_key_env", "BACKEND_REMOTE_SURELY_UNSET_VAR")
             .expect_err("unset");
         assert!(
-            e.message().contains("export BACKEND_REMOTE_SURELY_UNSET_VAR="),
+            e.message()
+                .contains("export BACKEND_REMOTE_SURELY_UNSET_VAR="),
             "{e}"
         );
     }

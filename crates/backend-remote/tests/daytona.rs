@@ -4,8 +4,8 @@
 use std::time::{Duration, Instant};
 
 use backend_core::{BackendExt, ErrorKind, ExecRequest, Sandbox};
-use backend_remote::daytona::{DaytonaConfig, DaytonaSandbox};
 use backend_remote::RetryPolicy;
+use backend_remote::daytona::{DaytonaConfig, DaytonaSandbox};
 use remote_fakes::Fault;
 use remote_fakes::daytona::{BROKEN_SNAPSHOT, FakeDaytona};
 

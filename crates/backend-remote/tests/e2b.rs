@@ -4,8 +4,8 @@
 use std::time::{Duration, Instant};
 
 use backend_core::{Backend, BackendExt, ErrorKind, ExecRequest, GrepRequest, Sandbox};
-use backend_remote::e2b::{E2bConfig, E2bSandbox};
 use backend_remote::RetryPolicy;
+use backend_remote::e2b::{E2bConfig, E2bSandbox};
 use remote_fakes::Fault;
 use remote_fakes::e2b::FakeE2b;
 

@@ -58,11 +58,7 @@ async fn retries_of_a_safe_call_give_up_with_unavailable_and_terminate_the_sandb
         "retrying has already been tried and given up: {e}"
     );
     assert_eq!(e.context_value("attempts"), Some("4"), "{e}");
-    assert_eq!(
-        fake.calls("SandboxGetTaskId"),
-        4,
-        "all of max_attempts"
-    );
+    assert_eq!(fake.calls("SandboxGetTaskId"), 4, "all of max_attempts");
     assert_eq!(fake.created_sandboxes(), 1);
     assert_eq!(
         fake.live_sandboxes(),

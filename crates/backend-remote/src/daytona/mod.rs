@@ -33,7 +33,8 @@ impl Provider for Daytona {
         ("DAYTONA_API_URL", "api_url"),
         ("DAYTONA_TARGET", "target"),
     ];
-    const KEYS: &'static [&'static str] = &["snapshot", "target", "cpu", "memory", "disk", "timeout"];
+    const KEYS: &'static [&'static str] =
+        &["snapshot", "target", "cpu", "memory", "disk", "timeout"];
 
     type Settings = DaytonaSettings;
 
@@ -75,8 +76,14 @@ impl Provider for Daytona {
         )?;
         let mut body = serde_json::json!({ "env": options.env, "labels": options.labels });
         let fields = [
-            ("snapshot", settings.snapshot.clone().map(serde_json::Value::from)),
-            ("target", settings.target.clone().map(serde_json::Value::from)),
+            (
+                "snapshot",
+                settings.snapshot.clone().map(serde_json::Value::from),
+            ),
+            (
+                "target",
+                settings.target.clone().map(serde_json::Value::from),
+            ),
             ("cpu", settings.cpu.map(serde_json::Value::from)),
             ("memory", settings.memory_gib.map(serde_json::Value::from)),
             ("disk", settings.disk_gib.map(serde_json::Value::from)),

@@ -10,9 +10,9 @@ use serde_json::json;
 
 use super::api::Api;
 use crate::http::client::{HttpClient, Repeat};
+use crate::http::timestamp::parse_rfc3339;
 use crate::sandbox::remote::{Entry, RawEvent, RawStream, Remote, Running};
 use crate::sandbox::shell::quote;
-use crate::http::timestamp::parse_rfc3339;
 use crate::secret::ApiKey;
 
 #[derive(Debug)]

@@ -372,7 +372,11 @@ mod tests {
     #[test]
     fn backoff_without_server_hint() {
         assert_eq!(
-            decide(Repeat::Idempotent, StatusCode::BAD_GATEWAY, &HeaderMap::new()),
+            decide(
+                Repeat::Idempotent,
+                StatusCode::BAD_GATEWAY,
+                &HeaderMap::new()
+            ),
             Retry::Backoff
         );
         assert_eq!(
@@ -412,8 +416,16 @@ mod tests {
             StatusCode::TOO_MANY_REQUESTS,
             &h
         ));
-        assert!(!should_retry(Repeat::Throttled, StatusCode::BAD_GATEWAY, &h));
-        assert!(should_retry(Repeat::Idempotent, StatusCode::BAD_GATEWAY, &h));
+        assert!(!should_retry(
+            Repeat::Throttled,
+            StatusCode::BAD_GATEWAY,
+            &h
+        ));
+        assert!(should_retry(
+            Repeat::Idempotent,
+            StatusCode::BAD_GATEWAY,
+            &h
+        ));
     }
 
     #[test]

@@ -245,7 +245,10 @@ async fn build_image(api: &GrpcConn, config: &ModalConfig, app_id: &str) -> Resu
             };
             Err(Error::new(
                 ErrorKind::InvalidArgument,
-                format!("building the Modal image from {} {why}", config.settings.image),
+                format!(
+                    "building the Modal image from {} {why}",
+                    config.settings.image
+                ),
             )
             .with_context("provider", "Modal"))
         }
@@ -260,10 +263,11 @@ async fn create_sandbox(
     image_id: &str,
 ) -> Result<String> {
     let secs = |d: Duration| u32::try_from(d.as_secs().max(1)).unwrap_or(u32::MAX);
-    let resources = (config.settings.milli_cpu.is_some() || config.settings.memory_mb.is_some()).then(|| Resources {
-        memory_mb: config.settings.memory_mb.unwrap_or(0),
-        milli_cpu: config.settings.milli_cpu.unwrap_or(0),
-    });
+    let resources = (config.settings.milli_cpu.is_some() || config.settings.memory_mb.is_some())
+        .then(|| Resources {
+            memory_mb: config.settings.memory_mb.unwrap_or(0),
+            milli_cpu: config.settings.milli_cpu.unwrap_or(0),
+        });
     let env = (!config.options.env.is_empty()).then(|| StringMap {
         contents: config.options.env.clone().into_iter().collect(),
     });
@@ -359,4 +363,3 @@ async fn connect(api: &GrpcConn, config: &ModalConfig, sandbox_id: &str) -> Resu
         retry: config.options.retry,
     })
 }
-

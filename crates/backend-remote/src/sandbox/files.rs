@@ -171,7 +171,6 @@ impl SandboxCore {
         Ok(files)
     }
 
-
     /// Turns a provider's failure on `path` into the SPEC kind when the
     /// path's state explains it (missing, a directory, under a file).
     async fn classify(&self, path: &VirtualPath, error: Error) -> Error {

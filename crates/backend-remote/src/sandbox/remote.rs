@@ -80,4 +80,3 @@ pub(crate) trait Remote: Send + Sync + 'static {
         )))
     }
 }
-
