@@ -2,8 +2,9 @@
 
 use async_trait::async_trait;
 
-use crate::error::{ErrorKind, Operation, Result};
+use crate::error::{ErrorKind, Result};
 use crate::exec::{ExecOutput, ExecRequest, ExecStream, collect_output};
+use crate::operation::Operation;
 use crate::types::{
     Capabilities, DownloadResult, EditResult, FileInfo, FileUpload, GlobRequest, GlobResult,
     GrepRequest, GrepResult, ReadResult, UploadResult,
@@ -12,14 +13,15 @@ use crate::types::{
 /// A filesystem an agent reads, writes, edits and searches.
 ///
 /// Every path argument is a virtual path as an agent gave it: implementations
-/// must pass it through [`VirtualPath::parse`](crate::VirtualPath::parse)
-/// before use and return `invalid_path` when that fails. All results carry
+/// must pass it through
+/// [`VirtualPath::parse_for`](crate::VirtualPath::parse_for) before use and
+/// return the `invalid_path` error it gives when that fails. All results carry
 /// virtual paths, never host paths or keys.
 ///
 /// The trait is object safe; hold backends as `Arc<dyn Backend>`.
 ///
 /// # Contract
-/// The full semantics are in SPEC.md and are checked by the
+/// The full semantics are in `docs/semantics.md` and are checked by the
 /// `backend-conformance` suite; in short:
 /// - `ls` lists direct children sorted by name; a file gives
 ///   `not_a_directory`, a missing path `file_not_found`.
@@ -118,7 +120,8 @@ pub trait Backend: Send + Sync {
 ///   `request.workdir` under it), with `request.env` added to a base
 ///   environment that holds none of the host's secrets, stdin closed unless
 ///   given, each output stream capped at `request.output_limit` (the rest
-///   dropped, not buffered), and yields stdout and stderr chunks as they come,
+///   dropped, not buffered: [`OutputBudgets`](crate::exec::OutputBudgets)
+///   does it), and yields stdout and stderr chunks as they come,
 ///   then exactly one [`ExecEvent::Exit`](crate::ExecEvent::Exit).
 /// - At the timeout the command's whole process tree is killed and the call
 ///   ends within a second, with `timed_out` set. A timeout is a result, not

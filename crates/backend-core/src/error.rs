@@ -5,6 +5,8 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use crate::operation::Operation;
+
 /// A specialised `Result` whose error is [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -123,75 +125,6 @@ impl fmt::Display for ErrorKind {
     }
 }
 
-/// The operation an error came from.
-#[non_exhaustive]
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Operation {
-    /// [`Backend::ls`](crate::Backend::ls).
-    Ls,
-    /// [`Backend::stat`](crate::Backend::stat).
-    Stat,
-    /// [`Backend::read`](crate::Backend::read).
-    Read,
-    /// [`Backend::read_bytes`](crate::Backend::read_bytes).
-    ReadBytes,
-    /// [`Backend::write`](crate::Backend::write).
-    Write,
-    /// [`Backend::edit`](crate::Backend::edit).
-    Edit,
-    /// [`Backend::delete`](crate::Backend::delete).
-    Delete,
-    /// [`Backend::glob`](crate::Backend::glob).
-    Glob,
-    /// [`Backend::grep`](crate::Backend::grep).
-    Grep,
-    /// [`Backend::upload_files`](crate::Backend::upload_files).
-    Upload,
-    /// [`Backend::download_files`](crate::Backend::download_files).
-    Download,
-    /// [`Sandbox::execute`](crate::Sandbox::execute) and its streaming form.
-    Execute,
-    /// Creating a backend or sandbox.
-    Create,
-    /// [`Sandbox::close`](crate::Sandbox::close).
-    Close,
-    /// Saving or restoring a backend's state.
-    Snapshot,
-    /// Anything else (configuration, pools, sessions).
-    Other,
-}
-
-impl Operation {
-    /// A short lowercase name, such as `read`.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Operation::Ls => "ls",
-            Operation::Stat => "stat",
-            Operation::Read => "read",
-            Operation::ReadBytes => "read_bytes",
-            Operation::Write => "write",
-            Operation::Edit => "edit",
-            Operation::Delete => "delete",
-            Operation::Glob => "glob",
-            Operation::Grep => "grep",
-            Operation::Upload => "upload",
-            Operation::Download => "download",
-            Operation::Execute => "execute",
-            Operation::Create => "create",
-            Operation::Close => "close",
-            Operation::Snapshot => "snapshot",
-            Operation::Other => "other",
-        }
-    }
-}
-
-impl fmt::Display for Operation {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
 type BoxedSource = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 /// The error every backend operation returns.
@@ -209,7 +142,7 @@ pub struct Error {
     operation: Option<Operation>,
     path: Option<String>,
     message: Cow<'static, str>,
-    context: Vec<(&'static str, String)>,
+    context: Vec<(String, String)>,
     retryable: bool,
     source: Option<BoxedSource>,
 }
@@ -248,8 +181,10 @@ impl Error {
     }
 
     /// Adds a key/value pair of context, such as `("route", "/memories/")`.
-    pub fn with_context(mut self, key: &'static str, value: impl Into<String>) -> Self {
-        self.context.push((key, value.into()));
+    /// Keys are short `snake_case` words; [`KNOWN_CONTEXT_KEYS`] lists the
+    /// ones this workspace sets.
+    pub fn with_context(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.context.push((key.into(), value.into()));
         self
     }
 
@@ -296,8 +231,8 @@ impl Error {
         &self.message
     }
 
-    /// The key/value context.
-    pub fn context(&self) -> &[(&'static str, String)] {
+    /// The key/value context, in the order it was added.
+    pub fn context(&self) -> &[(String, String)] {
         &self.context
     }
 
@@ -305,7 +240,7 @@ impl Error {
     pub fn context_value(&self, key: &str) -> Option<&str> {
         self.context
             .iter()
-            .find(|(k, _)| *k == key)
+            .find(|(k, _)| k == key)
             .map(|(_, v)| v.as_str())
     }
 
@@ -398,7 +333,10 @@ impl fmt::Debug for Error {
 }
 
 impl fmt::Display for Error {
-    /// `[code] operation: message (key=value, ...)`; the path is in the message.
+    /// `[code] operation: message (key=value, ...): source`; the path is in
+    /// the message. The source is left out when the message already quotes
+    /// it (as `format!("...: {e}")` plus `with_source(e)` does), so that it
+    /// is not printed twice.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "[{}] ", self.kind.code())?;
         if let Some(op) = self.operation {
@@ -416,7 +354,10 @@ impl fmt::Display for Error {
             f.write_str(")")?;
         }
         if let Some(source) = &self.source {
-            write!(f, ": {source}")?;
+            let source = source.to_string();
+            if !self.message.contains(source.as_str()) {
+                write!(f, ": {source}")?;
+            }
         }
         Ok(())
     }
@@ -492,11 +433,7 @@ impl Serialize for Error {
             operation: self.operation,
             path: self.path.clone(),
             message: self.message.to_string(),
-            context: self
-                .context
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), v.clone()))
-                .collect(),
+            context: self.context.clone(),
             retryable: self.retryable,
             source_message: self.source.as_ref().map(|s| s.to_string()),
         }
@@ -512,13 +449,7 @@ impl<'de> Deserialize<'de> for Error {
             operation: repr.operation,
             path: repr.path,
             message: repr.message.into(),
-            // Context keys are static strings; keys read back from the wire
-            // are kept only when they are among the ones this crate knows.
-            context: repr
-                .context
-                .into_iter()
-                .filter_map(|(k, v)| known_context_key(&k).map(|k| (k, v)))
-                .collect(),
+            context: repr.context,
             retryable: repr.retryable,
             source: repr
                 .source_message
@@ -527,7 +458,8 @@ impl<'de> Deserialize<'de> for Error {
     }
 }
 
-/// Context keys that survive deserialisation.
+/// The context keys this workspace's crates set, for clients that match on
+/// them. Any key, listed or not, survives serialisation.
 pub const KNOWN_CONTEXT_KEYS: &[&str] = &[
     "route",
     "backend",
@@ -538,11 +470,11 @@ pub const KNOWN_CONTEXT_KEYS: &[&str] = &[
     "count",
     "rule",
     "sandbox",
+    "exec",
+    "step",
+    "attempts",
+    "retry_after_ms",
 ];
-
-fn known_context_key(key: &str) -> Option<&'static str> {
-    KNOWN_CONTEXT_KEYS.iter().copied().find(|k| *k == key)
-}
 
 #[cfg(test)]
 mod tests {
@@ -594,5 +526,37 @@ mod tests {
             std::error::Error::source(&back).unwrap().to_string(),
             "disk"
         );
+    }
+
+    #[test]
+    fn every_context_key_survives_serde() {
+        let mut err = Error::new(ErrorKind::Internal, "x");
+        for key in KNOWN_CONTEXT_KEYS.iter().copied().chain(["made_up_key"]) {
+            err = err.with_context(key, format!("{key} value"));
+        }
+        let json = serde_json::to_string(&err).expect("an error serialises");
+        let back: Error = serde_json::from_str(&json).expect("and reads back");
+        assert_eq!(back.context(), err.context());
+        assert_eq!(back.context_value("exec"), Some("exec value"));
+        assert_eq!(back.context_value("step"), Some("step value"));
+        assert_eq!(back.context_value("made_up_key"), Some("made_up_key value"));
+    }
+
+    #[test]
+    fn display_shows_the_source_once() {
+        let io = || std::io::Error::other("disk full");
+        let quoted =
+            Error::new(ErrorKind::Unavailable, format!("cannot write: {}", io())).with_source(io());
+        assert_eq!(quoted.to_string(), "[unavailable] cannot write: disk full");
+        let unquoted = Error::new(ErrorKind::Unavailable, "cannot write").with_source(io());
+        assert_eq!(
+            unquoted.to_string(),
+            "[unavailable] cannot write: disk full"
+        );
+        // The same holds after the source crossed a clone or the wire as text.
+        assert_eq!(quoted.clone().to_string(), quoted.to_string());
+        let json = serde_json::to_string(&quoted).expect("an error serialises");
+        let back: Error = serde_json::from_str(&json).expect("and reads back");
+        assert_eq!(back.to_string(), quoted.to_string());
     }
 }

@@ -11,13 +11,13 @@ const MAX_SEGMENTS: usize = 63;
 
 /// A compiled glob pattern, matched against paths relative to a search root.
 ///
-/// Rules (SPEC.md): `*`, `?` and `[...]` stay within one segment, `**` spans
-/// segments, `{a,b}` alternates (and may hold `/`). A pattern without `/`
-/// matches the file name at any depth. A name starting with `.` is matched
-/// only by a pattern segment that starts with `.`, so `*` and `**` never
-/// enter hidden files or directories. A `..` segment is refused with
-/// `invalid_pattern`. A leading `/` is ignored: patterns are always relative
-/// to the search path. Matching is case-sensitive.
+/// Rules (`docs/semantics.md`): `*`, `?` and `[...]` stay within one
+/// segment, `**` spans segments, `{a,b}` alternates (and may hold `/`). A
+/// pattern without `/` matches the file name at any depth. A name starting
+/// with `.` is matched only by a pattern segment that starts with `.`, so `*`
+/// and `**` never enter hidden files or directories. A `..` segment is refused
+/// with `invalid_pattern`. A leading `/` is ignored: patterns are always
+/// relative to the search path. Matching is case-sensitive.
 ///
 /// # Examples
 /// ```

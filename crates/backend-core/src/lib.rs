@@ -5,7 +5,7 @@
 //!
 //! Backends live in sibling crates (`backend-state`, `backend-local`, ...);
 //! the `backend-conformance` crate checks any implementation against the
-//! semantics written in SPEC.md.
+//! semantics written down in `docs/semantics.md`.
 //!
 //! # Example
 //! ```
@@ -27,18 +27,26 @@ pub mod exec;
 mod forward;
 pub mod glob;
 pub mod grep;
+mod handle;
+mod operation;
 mod path;
 pub mod retry;
+pub mod sync;
 pub mod text;
 mod types;
 
 pub use backend::{Backend, BackendExt, Sandbox};
-pub use error::{Error, ErrorKind, KNOWN_CONTEXT_KEYS, Operation, Result};
+pub use error::{Error, ErrorKind, KNOWN_CONTEXT_KEYS, Result};
+pub use exec::{
+    ExecEvent, ExecOutput, ExecRequest, ExecStream, ExitStatus, OutputBudget, OutputBudgets,
+};
 pub use forward::{ForwardBackend, ForwardSandbox};
-pub use exec::{ExecEvent, ExecOutput, ExecRequest, ExecStream, ExitStatus};
 pub use glob::GlobPattern;
 pub use grep::{GrepCollector, GrepMatcher};
+pub use handle::BackendHandle;
+pub use operation::Operation;
 pub use path::{MAX_PATH_BYTES, MAX_SEGMENT_BYTES, VirtualPath};
+pub use sync::{KeyedLockGuard, KeyedLocks};
 pub use types::{
     Capabilities, ContextLine, DEFAULT_GLOB_LIMIT, DEFAULT_MAX_LINE_CHARS, DEFAULT_READ_LIMIT,
     DownloadResult, EditResult, FileInfo, FileUpload, GlobRequest, GlobResult, GrepMatch,

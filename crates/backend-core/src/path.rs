@@ -6,6 +6,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, ErrorKind, Result};
+use crate::operation::Operation;
 
 /// The longest accepted path, in bytes, after normalisation.
 pub const MAX_PATH_BYTES: usize = 4096;
@@ -82,6 +83,20 @@ impl VirtualPath {
             ));
         }
         Ok(VirtualPath(out))
+    }
+
+    /// [`parse`](Self::parse) on behalf of `operation`: the error, if any,
+    /// names the operation as well as the path. This is how a backend method
+    /// checks its path argument.
+    ///
+    /// ```
+    /// use backend_core::{Operation, VirtualPath};
+    /// let err = VirtualPath::parse_for("../x", Operation::Write).unwrap_err();
+    /// assert_eq!(err.operation(), Some(Operation::Write));
+    /// assert_eq!(err.path(), Some("../x"));
+    /// ```
+    pub fn parse_for(path: &str, operation: Operation) -> Result<Self> {
+        VirtualPath::parse(path).map_err(|e| e.with_operation(operation))
     }
 
     /// The path as a string, such as `/src/lib.rs`.
@@ -329,7 +344,7 @@ mod tests {
     }
 
     #[test]
-    fn normalises_as_spec_says() {
+    fn normalises_as_the_rules_say() {
         assert_eq!(ok(""), "/");
         assert_eq!(ok("/"), "/");
         assert_eq!(ok("a/b"), "/a/b");
@@ -344,7 +359,7 @@ mod tests {
     }
 
     #[test]
-    fn rejects_as_spec_says() {
+    fn rejects_as_the_rules_say() {
         for bad in [
             "..",
             "/..",
@@ -369,6 +384,20 @@ mod tests {
         assert!(!rejected(&format!("/{}", "x".repeat(255))));
         let long: String = (0..420).map(|_| "/abcdefghi").collect();
         assert!(rejected(&long));
+    }
+
+    #[test]
+    fn parse_for_names_the_operation_and_the_path() {
+        let err = VirtualPath::parse_for("/a/../b", Operation::Edit).expect_err("`..` is refused");
+        assert_eq!(err.kind(), ErrorKind::InvalidPath);
+        assert_eq!(err.operation(), Some(Operation::Edit));
+        assert_eq!(err.path(), Some("/a/../b"));
+        assert!(
+            err.to_string().starts_with("[invalid_path] edit: "),
+            "{err}"
+        );
+        let ok = VirtualPath::parse_for("a//b", Operation::Ls).expect("a clean path");
+        assert_eq!(ok.as_str(), "/a/b");
     }
 
     #[test]

@@ -435,42 +435,112 @@ impl DownloadResult {
     }
 }
 
-/// What a backend can do. The conformance suite runs the tests a backend's
-/// capabilities call for and prints this table.
-///
-/// Flags only ever promise more: a backend that sets none is a plain
-/// non-persistent file store.
-#[non_exhaustive]
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Capabilities {
-    /// Runs commands ([`Sandbox::execute`](crate::Sandbox::execute)).
-    pub execute: bool,
-    /// Streams command output as it comes ([`Sandbox::execute_stream`](crate::Sandbox::execute_stream)
-    /// yields chunks before the command ends).
-    pub execute_streaming: bool,
-    /// Files outlive the process that wrote them.
-    pub persistent: bool,
-    /// Concurrent edits of one file through one backend never lose an update.
-    pub atomic_edit: bool,
-    /// Directories exist on their own, without files in them.
-    pub empty_directories: bool,
-    /// `ls`/`stat` report modification times.
-    pub modified_time: bool,
-    /// State can be saved to bytes and restored.
-    pub snapshot: bool,
+/// Declares [`Capabilities`] and its flag list from one list of fields, so
+/// that a flag added to the struct is in [`Capabilities::flags`] too.
+macro_rules! capabilities {
+    ($($(#[doc = $doc:literal])+ $flag:ident,)+) => {
+        /// What a backend can do. The conformance suite runs the tests a
+        /// backend's capabilities call for and prints this table.
+        ///
+        /// Flags only ever promise more: a backend that sets none is a plain
+        /// non-persistent file store.
+        #[non_exhaustive]
+        #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+        pub struct Capabilities {
+            $($(#[doc = $doc])+ pub $flag: bool,)+
+        }
+
+        impl Capabilities {
+            /// The name of every flag, in declaration order (the names are
+            /// also the serialised field names).
+            pub const FLAG_NAMES: [&'static str; Self::FLAG_COUNT] = [$(stringify!($flag)),+];
+
+            /// How many flags there are.
+            pub const FLAG_COUNT: usize = [$(stringify!($flag)),+].len();
+
+            /// The flags as `(name, value)` pairs, in declaration order, for
+            /// tables.
+            pub fn flags(&self) -> [(&'static str, bool); Self::FLAG_COUNT] {
+                [$((stringify!($flag), self.$flag)),+]
+            }
+
+            /// The value of the flag named `name`, or `None` for no such flag.
+            pub fn flag(&self, name: &str) -> Option<bool> {
+                match name {
+                    $(stringify!($flag) => Some(self.$flag),)+
+                    _ => None,
+                }
+            }
+        }
+    };
 }
 
-impl Capabilities {
-    /// The flags as `(name, value)` pairs, for tables.
-    pub fn flags(&self) -> [(&'static str, bool); 7] {
-        [
-            ("execute", self.execute),
-            ("execute_streaming", self.execute_streaming),
-            ("persistent", self.persistent),
-            ("atomic_edit", self.atomic_edit),
-            ("empty_directories", self.empty_directories),
-            ("modified_time", self.modified_time),
-            ("snapshot", self.snapshot),
-        ]
+capabilities! {
+    /// Runs commands ([`Sandbox::execute`](crate::Sandbox::execute)).
+    execute,
+    /// Streams command output as it comes
+    /// ([`Sandbox::execute_stream`](crate::Sandbox::execute_stream) yields
+    /// chunks before the command ends).
+    execute_streaming,
+    /// Files outlive the process that wrote them.
+    persistent,
+    /// Concurrent edits of one file through one backend never lose an update.
+    atomic_edit,
+    /// Directories exist on their own, without files in them.
+    empty_directories,
+    /// `ls`/`stat` report modification times.
+    modified_time,
+    /// State can be saved to bytes and restored.
+    snapshot,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A value with only `name` set, built through serde so that the test
+    /// does not depend on the flag list it checks.
+    fn only(name: &str) -> Capabilities {
+        let mut fields = serde_json::Map::new();
+        for flag in Capabilities::FLAG_NAMES {
+            fields.insert(flag.to_owned(), serde_json::Value::Bool(flag == name));
+        }
+        serde_json::from_value(serde_json::Value::Object(fields)).expect("every field is given")
+    }
+
+    #[test]
+    fn flags_name_every_field() {
+        let json = serde_json::to_value(Capabilities::default()).expect("serialises");
+        let mut fields: Vec<_> = json
+            .as_object()
+            .expect("a struct is an object")
+            .keys()
+            .cloned()
+            .collect();
+        let mut names = Capabilities::FLAG_NAMES.map(str::to_owned).to_vec();
+        fields.sort();
+        names.sort();
+        assert_eq!(fields, names);
+        assert_eq!(
+            Capabilities::default().flags().len(),
+            Capabilities::FLAG_COUNT
+        );
+    }
+
+    #[test]
+    fn each_flag_reads_its_own_field() {
+        for name in Capabilities::FLAG_NAMES {
+            let caps = only(name);
+            let set: Vec<_> = caps
+                .flags()
+                .iter()
+                .filter(|(_, on)| *on)
+                .map(|(n, _)| *n)
+                .collect();
+            assert_eq!(set, [name]);
+            assert_eq!(caps.flag(name), Some(true));
+        }
+        assert_eq!(Capabilities::default().flag("no_such_flag"), None);
+        assert_eq!(Capabilities::default().flag("execute"), Some(false));
     }
 }

@@ -51,10 +51,6 @@ pub struct StateBackend {
     quota: Option<u64>,
 }
 
-fn parse(path: &str, op: Operation) -> Result<VirtualPath> {
-    VirtualPath::parse(path).map_err(|e| e.with_operation(op))
-}
-
 impl StateBackend {
     /// An empty backend without a quota.
     pub fn new() -> Self {
@@ -186,7 +182,7 @@ impl Backend for StateBackend {
     }
 
     async fn ls(&self, path: &str) -> Result<Vec<FileInfo>> {
-        let path = parse(path, Operation::Ls)?;
+        let path = VirtualPath::parse_for(path, Operation::Ls)?;
         let tree = self.read_tree();
         let Some(dir) = tree.dirs.get(path.as_str()) else {
             let err = if tree.files.contains_key(path.as_str()) {
@@ -204,21 +200,21 @@ impl Backend for StateBackend {
     }
 
     async fn stat(&self, path: &str) -> Result<FileInfo> {
-        let path = parse(path, Operation::Stat)?;
+        let path = VirtualPath::parse_for(path, Operation::Stat)?;
         let tree = self.read_tree();
         tree.info(&path)
             .ok_or_else(|| tree.missing_or_dir(&path).with_operation(Operation::Stat))
     }
 
     async fn read_bytes(&self, path: &str) -> Result<Vec<u8>> {
-        let path = parse(path, Operation::ReadBytes)?;
+        let path = VirtualPath::parse_for(path, Operation::ReadBytes)?;
         self.file_bytes(&path)
             .map(|c| c.as_ref().clone())
             .map_err(|e| e.with_operation(Operation::ReadBytes))
     }
 
     async fn read(&self, path: &str, offset: usize, limit: usize) -> Result<ReadResult> {
-        let vpath = parse(path, Operation::Read)?;
+        let vpath = VirtualPath::parse_for(path, Operation::Read)?;
         let content = self
             .file_bytes(&vpath)
             .map_err(|e| e.with_operation(Operation::Read))?;
@@ -227,7 +223,7 @@ impl Backend for StateBackend {
     }
 
     async fn write(&self, path: &str, content: Vec<u8>) -> Result<()> {
-        let path = parse(path, Operation::Write)?;
+        let path = VirtualPath::parse_for(path, Operation::Write)?;
         self.write_file(&path, Arc::new(content))
             .map_err(|e| e.with_operation(Operation::Write))
     }
@@ -239,7 +235,7 @@ impl Backend for StateBackend {
         new: &str,
         replace_all: bool,
     ) -> Result<EditResult> {
-        let path = parse(path, Operation::Edit)?;
+        let path = VirtualPath::parse_for(path, Operation::Edit)?;
         // Read, replace and store under one write lock: concurrent edits
         // serialise and none is lost.
         let mut tree = self.write_tree();
@@ -266,7 +262,7 @@ impl Backend for StateBackend {
     }
 
     async fn delete(&self, path: &str, recursive: bool) -> Result<()> {
-        let path = parse(path, Operation::Delete)?;
+        let path = VirtualPath::parse_for(path, Operation::Delete)?;
         if path.is_root() {
             return Err(Error::new(
                 ErrorKind::PermissionDenied,
@@ -293,7 +289,7 @@ impl Backend for StateBackend {
     }
 
     async fn glob(&self, request: &GlobRequest) -> Result<GlobResult> {
-        let base = parse(&request.path, Operation::Glob)?;
+        let base = VirtualPath::parse_for(&request.path, Operation::Glob)?;
         let pattern =
             GlobPattern::new(&request.pattern).map_err(|e| e.with_operation(Operation::Glob))?;
         let tree = self.read_tree();
@@ -318,7 +314,7 @@ impl Backend for StateBackend {
     }
 
     async fn grep(&self, request: &GrepRequest) -> Result<GrepResult> {
-        let base = parse(&request.path, Operation::Grep)?;
+        let base = VirtualPath::parse_for(&request.path, Operation::Grep)?;
         let matcher = GrepMatcher::new(request).map_err(|e| e.with_operation(Operation::Grep))?;
         let mut collector = GrepCollector::new(request);
         let tree = self.read_tree();
