@@ -5,7 +5,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use backend_core::{Backend, Error, ErrorKind, Operation, Result, Sandbox};
+use backend_core::{Backend, BackendHandle, Error, ErrorKind, Operation, Result, Sandbox};
 
 #[allow(unused_imports)] // each import is used by the features that need it
 use crate::spec::{
@@ -13,11 +13,11 @@ use crate::spec::{
 };
 
 /// A backend made from a [`BackendSpec`]: its files, and its commands when
-/// it is a sandbox.
+/// it is a sandbox ([`BackendHandle`]), with a description of what was
+/// built.
 #[derive(Clone)]
 pub struct BuiltBackend {
-    backend: Arc<dyn Backend>,
-    sandbox: Option<Arc<dyn Sandbox>>,
+    handle: BackendHandle,
     description: String,
 }
 
@@ -25,8 +25,7 @@ impl BuiltBackend {
     /// A plain file store.
     pub fn from_backend(backend: Arc<dyn Backend>, description: impl Into<String>) -> Self {
         BuiltBackend {
-            backend,
-            sandbox: None,
+            handle: BackendHandle::from_backend(backend),
             description: description.into(),
         }
     }
@@ -34,25 +33,29 @@ impl BuiltBackend {
     /// A sandbox (its files are the backend).
     pub fn from_sandbox(sandbox: Arc<dyn Sandbox>, description: impl Into<String>) -> Self {
         BuiltBackend {
-            backend: sandbox.clone(),
-            sandbox: Some(sandbox),
+            handle: BackendHandle::from_sandbox(sandbox),
             description: description.into(),
         }
     }
 
     /// The files.
     pub fn backend(&self) -> &Arc<dyn Backend> {
-        &self.backend
+        self.handle.backend()
     }
 
     /// The same object as a sandbox, when it runs commands.
     pub fn sandbox(&self) -> Option<&Arc<dyn Sandbox>> {
-        self.sandbox.as_ref()
+        self.handle.sandbox()
+    }
+
+    /// The backend and its sandbox view.
+    pub fn handle(&self) -> &BackendHandle {
+        &self.handle
     }
 
     /// The sandbox, or `unsupported` saying this backend runs no commands.
     pub fn require_sandbox(&self) -> Result<&Arc<dyn Sandbox>> {
-        self.sandbox.as_ref().ok_or_else(|| {
+        self.handle.sandbox().ok_or_else(|| {
             Error::unsupported(format!(
                 "running commands: {} stores files only; choose a sandbox such as docker:// or file://...?exec=true",
                 self.description
@@ -66,18 +69,20 @@ impl BuiltBackend {
         &self.description
     }
 
+    /// The backend and its sandbox view, without the description.
+    pub fn into_handle(self) -> BackendHandle {
+        self.handle
+    }
+
     /// Splits into the backend and the optional sandbox.
     pub fn into_parts(self) -> (Arc<dyn Backend>, Option<Arc<dyn Sandbox>>) {
-        (self.backend, self.sandbox)
+        self.handle.into_parts()
     }
 
     /// Closes the sandbox, if any (backends that are not sandboxes hold
     /// nothing to release).
     pub async fn close(&self) -> Result<()> {
-        match &self.sandbox {
-            Some(sandbox) => sandbox.close().await,
-            None => Ok(()),
-        }
+        self.handle.close().await
     }
 }
 
@@ -85,7 +90,7 @@ impl std::fmt::Debug for BuiltBackend {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("BuiltBackend")
             .field("description", &self.description)
-            .field("sandbox", &self.sandbox.is_some())
+            .field("sandbox", &self.handle.sandbox().is_some())
             .finish()
     }
 }

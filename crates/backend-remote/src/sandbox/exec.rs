@@ -5,12 +5,14 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use backend_core::exec::OutputBudgets;
 use backend_core::{
     Error, ErrorKind, ExecEvent, ExecRequest, ExecStream, ExitStatus, Operation, Result, Sandbox,
+    VirtualPath,
 };
 use futures::StreamExt;
 
-use super::files::{SandboxCore, parse};
+use super::files::SandboxCore;
 use super::remote::{Killer, RawEvent, Remote, Running};
 use super::shell;
 
@@ -26,7 +28,7 @@ impl Sandbox for SandboxCore {
         let cwd = match &request.workdir {
             None => self.root.clone(),
             Some(dir) => {
-                let dir = parse(dir, op)?;
+                let dir = VirtualPath::parse_for(dir, op)?;
                 self.directory(&dir)
                     .await
                     .map_err(|e| self.tag(e, op, &dir))?;
@@ -105,8 +107,7 @@ async fn pump(
     let mut kill = Some(kill);
     // Measured from before the start call, which may itself take time.
     let deadline = tokio::time::Instant::from_std(started + timeout);
-    let (mut sent_out, mut sent_err) = (0usize, 0usize);
-    let (mut cut_out, mut cut_err) = (false, false);
+    let mut budgets = OutputBudgets::new(limit);
     let kill_now = |kill: &mut Option<Killer>| {
         let k = kill.take();
         async move {
@@ -121,54 +122,32 @@ async fn pump(
             next = events.next() => next,
             () = tokio::time::sleep_until(deadline) => {
                 kill_now(&mut kill).await;
-                if let Some(capture) = &capture {
-                    let (out, err) = capture.fetch(limit).await;
-                    (cut_out, cut_err) = (out.1, err.1);
-                    if !send_output(&tx, out.0, err.0).await {
-                        return;
-                    }
+                if let Some(capture) = &capture
+                    && !capture.send(&mut budgets, &tx).await
+                {
+                    return;
                 }
-                let status = ExitStatus::signaled(9, started.elapsed())
-                    .with_timed_out(true)
-                    .with_truncation(cut_out, cut_err);
-                let _ = tx.send(Ok(ExecEvent::Exit(status))).await;
+                let status = ExitStatus::signaled(9, started.elapsed()).with_timed_out(true);
+                let _ = tx.send(Ok(ExecEvent::Exit(budgets.finish(status)))).await;
                 return;
             }
         };
         let event = match next {
-            Some(Ok(RawEvent::Stdout(chunk))) => {
-                let fresh = capped(chunk, &mut sent_out, limit, &mut cut_out);
-                if fresh.is_empty() {
-                    continue;
-                }
-                Ok(ExecEvent::Stdout(fresh))
-            }
-            Some(Ok(RawEvent::Stderr(chunk))) => {
-                let fresh = capped(chunk, &mut sent_err, limit, &mut cut_err);
-                if fresh.is_empty() {
-                    continue;
-                }
-                Ok(ExecEvent::Stderr(fresh))
-            }
+            Some(Ok(RawEvent::Stdout(chunk))) => ExecEvent::Stdout(chunk),
+            Some(Ok(RawEvent::Stderr(chunk))) => ExecEvent::Stderr(chunk),
             Some(Ok(RawEvent::Exit { code, signal })) => {
                 let elapsed = started.elapsed();
-                if let Some(capture) = &capture {
-                    let (out, err) = capture.fetch(limit).await;
-                    (cut_out, cut_err) = (out.1, err.1);
-                    if !send_output(&tx, out.0, err.0).await {
-                        return;
-                    }
+                if let Some(capture) = &capture
+                    && !capture.send(&mut budgets, &tx).await
+                {
+                    return;
                 }
                 let status = match (code, signal) {
                     (_, Some(sig)) => ExitStatus::signaled(sig, elapsed),
                     (Some(code), None) => ExitStatus::exited(code, elapsed),
                     (None, None) => ExitStatus::exited(-1, elapsed),
                 };
-                let _ = tx
-                    .send(Ok(ExecEvent::Exit(
-                        status.with_truncation(cut_out, cut_err),
-                    )))
-                    .await;
+                let _ = tx.send(Ok(ExecEvent::Exit(budgets.finish(status)))).await;
                 return;
             }
             Some(Err(e)) => {
@@ -188,23 +167,15 @@ async fn pump(
                 return;
             }
         };
-        if tx.send(event).await.is_err() {
+        // Nothing is buffered: what is over the cap is dropped.
+        let Some(event) = budgets.cap(event) else {
+            continue;
+        };
+        if tx.send(Ok(event)).await.is_err() {
             kill_now(&mut kill).await;
             return;
         }
     }
-}
-
-/// The part of `chunk` that fits under `limit` given `sent` bytes already
-/// passed on; sets `cut` when some is dropped. Nothing is buffered.
-fn capped(mut chunk: Vec<u8>, sent: &mut usize, limit: usize, cut: &mut bool) -> Vec<u8> {
-    let room = limit.saturating_sub(*sent);
-    if chunk.len() > room {
-        chunk.truncate(room);
-        *cut = true;
-    }
-    *sent += chunk.len();
-    chunk
 }
 
 /// Where a non-streaming provider's command writes its output.
@@ -215,19 +186,18 @@ struct Capture {
 }
 
 impl Capture {
-    /// Reads both files (capped at `limit`, with whether bytes were cut) and
-    /// removes them in the background.
-    async fn fetch(&self, limit: usize) -> ((Vec<u8>, bool), (Vec<u8>, bool)) {
+    /// Reads both files, sends what fits in `budgets` as events, and
+    /// removes the files in the background; `false` when the reader is
+    /// gone.
+    async fn send(
+        &self,
+        budgets: &mut OutputBudgets,
+        tx: &tokio::sync::mpsc::Sender<Result<ExecEvent>>,
+    ) -> bool {
         let (out, err) = futures::join!(
             self.remote.read_file(&self.out),
             self.remote.read_file(&self.err)
         );
-        let cap = |bytes: Result<Vec<u8>>| {
-            let mut bytes = bytes.unwrap_or_default();
-            let cut = bytes.len() > limit;
-            bytes.truncate(limit);
-            (bytes, cut)
-        };
         let (remote, paths) = (self.remote.clone(), [self.out.clone(), self.err.clone()]);
         tokio::spawn(async move {
             for path in paths {
@@ -236,21 +206,17 @@ impl Capture {
                 }
             }
         });
-        (cap(out), cap(err))
+        let events = [
+            ExecEvent::Stdout(out.unwrap_or_default()),
+            ExecEvent::Stderr(err.unwrap_or_default()),
+        ];
+        for event in events {
+            if let Some(event) = budgets.cap(event)
+                && tx.send(Ok(event)).await.is_err()
+            {
+                return false;
+            }
+        }
+        true
     }
-}
-
-/// Sends captured output as events; `false` when the reader is gone.
-async fn send_output(
-    tx: &tokio::sync::mpsc::Sender<Result<ExecEvent>>,
-    out: Vec<u8>,
-    err: Vec<u8>,
-) -> bool {
-    if !out.is_empty() && tx.send(Ok(ExecEvent::Stdout(out))).await.is_err() {
-        return false;
-    }
-    if !err.is_empty() && tx.send(Ok(ExecEvent::Stderr(err))).await.is_err() {
-        return false;
-    }
-    true
 }

@@ -2,14 +2,13 @@
 //! (paths, errors, paging, edit, glob, grep) over the few primitives each
 //! provider offers ([`Remote`]). Commands are in [`super::exec`].
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::SystemTime;
 
 use backend_core::{
     Backend, Capabilities, EditResult, Error, ErrorKind, FileInfo, GlobPattern, GlobRequest,
-    GlobResult, GrepCollector, GrepMatcher, GrepRequest, GrepResult, Operation, Result,
+    GlobResult, GrepCollector, GrepMatcher, GrepRequest, GrepResult, KeyedLocks, Operation, Result,
     VirtualPath,
 };
 use futures::StreamExt;
@@ -23,7 +22,8 @@ pub struct SandboxCore {
     pub(super) remote: Arc<dyn Remote>,
     /// The directory inside the sandbox where the virtual `/` lives.
     pub(super) root: String,
-    edit_locks: std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// Serialises edits of one path through this object.
+    edit_locks: KeyedLocks<String>,
     closed: AtomicBool,
 }
 
@@ -35,10 +35,6 @@ impl std::fmt::Debug for SandboxCore {
             .field("root", &self.root)
             .finish()
     }
-}
-
-pub(super) fn parse(path: &str, op: Operation) -> Result<VirtualPath> {
-    VirtualPath::parse(path).map_err(|e| e.with_operation(op))
 }
 
 impl SandboxCore {
@@ -58,7 +54,7 @@ impl SandboxCore {
         Ok(SandboxCore {
             remote,
             root,
-            edit_locks: std::sync::Mutex::new(HashMap::new()),
+            edit_locks: KeyedLocks::new(),
             closed: AtomicBool::new(false),
         })
     }
@@ -240,7 +236,7 @@ impl Backend for SandboxCore {
 
     async fn ls(&self, path: &str) -> Result<Vec<FileInfo>> {
         let op = Operation::Ls;
-        let path = parse(path, op)?;
+        let path = VirtualPath::parse_for(path, op)?;
         let run = async {
             self.directory(&path).await?;
             let mut out: Vec<FileInfo> = self
@@ -259,7 +255,7 @@ impl Backend for SandboxCore {
 
     async fn stat(&self, path: &str) -> Result<FileInfo> {
         let op = Operation::Stat;
-        let path = parse(path, op)?;
+        let path = VirtualPath::parse_for(path, op)?;
         match self.existing(&path).await {
             Ok(entry) => Ok(Self::info(path, &entry)),
             Err(e) => Err(self.tag(e, op, &path)),
@@ -268,7 +264,7 @@ impl Backend for SandboxCore {
 
     async fn read_bytes(&self, path: &str) -> Result<Vec<u8>> {
         let op = Operation::ReadBytes;
-        let path = parse(path, op)?;
+        let path = VirtualPath::parse_for(path, op)?;
         if path.is_root() {
             return Err(self.tag(Error::is_directory("/"), op, &path));
         }
@@ -283,7 +279,7 @@ impl Backend for SandboxCore {
 
     async fn write(&self, path: &str, content: Vec<u8>) -> Result<()> {
         let op = Operation::Write;
-        let path = parse(path, op)?;
+        let path = VirtualPath::parse_for(path, op)?;
         self.write_parsed(&path, content)
             .await
             .map_err(|e| self.tag(e, op, &path))
@@ -297,12 +293,8 @@ impl Backend for SandboxCore {
         replace_all: bool,
     ) -> Result<EditResult> {
         let op = Operation::Edit;
-        let vpath = parse(path, op)?;
-        let lock = {
-            let mut locks = self.edit_locks.lock().unwrap_or_else(|p| p.into_inner());
-            locks.entry(vpath.as_str().to_owned()).or_default().clone()
-        };
-        let _guard = lock.lock().await;
+        let vpath = VirtualPath::parse_for(path, op)?;
+        let _guard = self.edit_locks.lock(vpath.as_str().to_owned()).await;
         let run = async {
             let bytes = match self.remote.read_file(&self.abs(&vpath)).await {
                 Ok(bytes) => bytes,
@@ -322,7 +314,7 @@ impl Backend for SandboxCore {
 
     async fn delete(&self, path: &str, recursive: bool) -> Result<()> {
         let op = Operation::Delete;
-        let path = parse(path, op)?;
+        let path = VirtualPath::parse_for(path, op)?;
         if path.is_root() {
             return Err(Error::new(
                 ErrorKind::PermissionDenied,
@@ -348,7 +340,7 @@ impl Backend for SandboxCore {
 
     async fn glob(&self, request: &GlobRequest) -> Result<GlobResult> {
         let op = Operation::Glob;
-        let base = parse(&request.path, op)?;
+        let base = VirtualPath::parse_for(&request.path, op)?;
         let pattern = GlobPattern::new(&request.pattern).map_err(|e| e.with_operation(op))?;
         let run = async {
             self.directory(&base).await?;
@@ -371,7 +363,7 @@ impl Backend for SandboxCore {
 
     async fn grep(&self, request: &GrepRequest) -> Result<GrepResult> {
         let op = Operation::Grep;
-        let base = parse(&request.path, op)?;
+        let base = VirtualPath::parse_for(&request.path, op)?;
         let matcher = GrepMatcher::new(request).map_err(|e| e.with_operation(op))?;
         let run = async {
             let mut collector = GrepCollector::new(request);
