@@ -8,7 +8,7 @@ use backend_core::retry::RetryPolicy;
 use backend_core::{Error, Result};
 
 use crate::options::{ENV_PREFIX, LABEL_PREFIX, RemoteOptions, Timeouts, optional_env};
-use crate::provider::Provider;
+use crate::provider::{Provider, Settings};
 use crate::secret::ApiKey;
 
 /// How to reach a provider and what sandbox to create: `E2bConfig` is
@@ -27,9 +27,14 @@ pub struct RemoteConfig<P: Provider> {
 impl<P: Provider> RemoteConfig<P> {
     /// The defaults, with `api_key`.
     pub(crate) fn with_api_key(api_key: impl Into<ApiKey>) -> Self {
-        let (mut options, settings) = P::defaults();
+        let defaults = P::DEFAULTS;
+        let start = Duration::from_secs(defaults.start_secs);
+        let mut options = RemoteOptions::new(defaults.key_env, defaults.root_dir, start);
         options.api_key = api_key.into();
-        RemoteConfig { options, settings }
+        RemoteConfig {
+            options,
+            settings: P::Settings::default(),
+        }
     }
 
     /// Reads the provider's variables ([`Provider::ENV`]: the key, which is
@@ -89,9 +94,7 @@ impl<P: Provider> RemoteConfig<P> {
                 Self::option_keys().join(", ")
             )));
         }
-        if self.options.set(key, value)?
-            || P::set_option(&mut self.options, &mut self.settings, key, value)?
-        {
+        if self.options.set(key, value)? || self.settings.set(&mut self.options, key, value)? {
             return Ok(());
         }
         Err(Error::internal(format!(

@@ -66,6 +66,6 @@ pub mod modal;
 pub use backend_core::retry::RetryPolicy;
 pub use config::RemoteConfig;
 pub use options::{RemoteOptions, Timeouts};
-pub use provider::Provider;
+pub use provider::{Defaults, Provider, Settings};
 pub use remote_sandbox::RemoteSandbox;
 pub use secret::ApiKey;

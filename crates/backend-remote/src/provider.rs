@@ -19,13 +19,20 @@ use crate::sandbox::SandboxCore;
 pub trait Provider: private::Sealed + fmt::Debug + Clone + Send + Sync + Sized + 'static {
     /// The provider's name in messages, such as `E2B`.
     const NAME: &'static str;
-    /// The environment variables [`RemoteConfig::from_env`](crate::RemoteConfig::from_env) reads, in order,
-    /// each with the option key its value sets.
+    /// Where the provider keeps its defaults: the key's variable, the
+    /// public API, the work directory, the time a sandbox gets to start.
+    const DEFAULTS: Defaults;
+    /// The environment variables [`RemoteConfig::from_env`](crate::RemoteConfig::from_env)
+    /// reads, in order, each with the option key its value sets.
     const ENV: &'static [(&'static str, &'static str)];
-    /// The provider's own option keys; [`RemoteConfig::with_option`](crate::RemoteConfig::with_option)
+    /// The provider's own option keys;
+    /// [`RemoteConfig::with_option`](crate::RemoteConfig::with_option)
     /// accepts them, the shared [`crate::options::KEYS`] (see
     /// [`accepts`](Self::accepts)), `env.NAME` and `label.NAME`.
     const KEYS: &'static [&'static str];
+
+    /// The settings only this provider has (a template, an image, sizes).
+    type Settings: Settings;
 
     /// Whether `key`, a shared or provider key, applies to this provider
     /// (by default all of them do).
@@ -33,23 +40,12 @@ pub trait Provider: private::Sealed + fmt::Debug + Clone + Send + Sync + Sized +
         crate::options::KEYS.contains(&key) || Self::KEYS.contains(&key)
     }
 
-    /// The settings only this provider has (a template, an image, sizes).
-    type Settings: fmt::Debug + Clone + PartialEq + Send + Sync + 'static;
-
-    /// The defaults: shared options and the provider's own settings.
-    fn defaults() -> (RemoteOptions, Self::Settings);
-
-    /// Sets one of the provider's own options; `Ok(false)` when `key` is not
-    /// one.
-    fn set_option(
-        options: &mut RemoteOptions,
-        settings: &mut Self::Settings,
-        key: &str,
-        value: &str,
-    ) -> Result<bool>;
-
-    /// The API's base URL when `api_url` is not set.
-    fn default_api_url(settings: &Self::Settings) -> String;
+    /// The API's base URL when `api_url` is not set (by default the public
+    /// one in [`DEFAULTS`](Self::DEFAULTS)).
+    fn default_api_url(settings: &Self::Settings) -> String {
+        let _ = settings;
+        Self::DEFAULTS.api_url.to_owned()
+    }
 
     /// Checks what can be checked before any call (by default: that there
     /// is a key, else an error saying which variable to set).
@@ -68,13 +64,35 @@ pub trait Provider: private::Sealed + fmt::Debug + Clone + Send + Sync + Sized +
         Ok(())
     }
 
-    /// Creates a sandbox from a validated config (through
+    /// Creates a sandbox at `api_url` from a validated config (through
     /// [`RemoteSandbox::create`](crate::RemoteSandbox::create)).
     #[doc(hidden)]
     fn create(
+        api_url: String,
         options: RemoteOptions,
         settings: Self::Settings,
     ) -> impl Future<Output = Result<SandboxCore>> + Send;
+}
+
+/// A provider's defaults ([`Provider::DEFAULTS`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Defaults {
+    /// The environment variable of the API key.
+    pub key_env: &'static str,
+    /// The public API's base URL.
+    pub api_url: &'static str,
+    /// The directory inside the sandbox where the virtual `/` lives.
+    pub root_dir: &'static str,
+    /// How long a new sandbox gets to be ready, in seconds.
+    pub start_secs: u64,
+}
+
+/// A provider's own settings ([`Provider::Settings`]).
+pub trait Settings: fmt::Debug + Clone + PartialEq + Default + Send + Sync + 'static {
+    /// Sets the option `key` (which may also set a shared option, as
+    /// Modal's `token_secret` does); `Ok(false)` when `key` is not the
+    /// provider's.
+    fn set(&mut self, options: &mut RemoteOptions, key: &str, value: &str) -> Result<bool>;
 }
 
 mod private {

@@ -32,7 +32,8 @@ impl<P: Provider> RemoteSandbox<P> {
     pub async fn create(config: RemoteConfig<P>) -> Result<Self> {
         P::validate(&config.options, &config.settings)
             .map_err(|e| e.with_operation(Operation::Create))?;
-        let core = P::create(config.options, config.settings)
+        let api_url = config.resolved_api_url();
+        let core = P::create(api_url, config.options, config.settings)
             .await
             .map_err(|e| e.or_operation(Operation::Create))?;
         Ok(RemoteSandbox {

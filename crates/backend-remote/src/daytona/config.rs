@@ -6,7 +6,9 @@ use std::time::Duration;
 use backend_core::Result;
 
 use crate::config::RemoteConfig;
+use crate::options::RemoteOptions;
 use crate::options::{number, seconds};
+use crate::provider::Settings;
 use crate::secret::ApiKey;
 
 /// The Daytona provider, the parameter of [`DaytonaConfig`] and
@@ -55,9 +57,9 @@ impl Default for DaytonaSettings {
     }
 }
 
-impl DaytonaSettings {
+impl Settings for DaytonaSettings {
     /// Sets the option `key`; `Ok(false)` when it is not Daytona's.
-    pub(super) fn set(&mut self, key: &str, value: &str) -> Result<bool> {
+    fn set(&mut self, _: &mut RemoteOptions, key: &str, value: &str) -> Result<bool> {
         match key {
             "snapshot" => self.snapshot = Some(value.to_owned()),
             "target" => self.target = Some(value.to_owned()),

@@ -7,7 +7,6 @@ mod config;
 mod toolbox;
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use backend_core::{Error, Result};
 
@@ -15,7 +14,7 @@ pub use config::{Daytona, DaytonaConfig, DaytonaSettings};
 
 use crate::http::client::{HttpClient, Repeat};
 use crate::options::RemoteOptions;
-use crate::provider::{Provider, Sealed};
+use crate::provider::{Defaults, Provider, Sealed};
 use crate::sandbox::SandboxCore;
 use api::{Api, SandboxDto};
 use toolbox::Toolbox;
@@ -28,6 +27,12 @@ impl Sealed for Daytona {}
 
 impl Provider for Daytona {
     const NAME: &'static str = "Daytona";
+    const DEFAULTS: Defaults = Defaults {
+        key_env: "DAYTONA_API_KEY",
+        api_url: "https://app.daytona.io/api",
+        root_dir: "/home/daytona/workspace",
+        start_secs: 120,
+    };
     const ENV: &'static [(&'static str, &'static str)] = &[
         ("DAYTONA_API_KEY", "api_key"),
         ("DAYTONA_API_URL", "api_url"),
@@ -38,42 +43,15 @@ impl Provider for Daytona {
 
     type Settings = DaytonaSettings;
 
-    fn defaults() -> (RemoteOptions, DaytonaSettings) {
-        let options = RemoteOptions::new(
-            "DAYTONA_API_KEY",
-            "/home/daytona/workspace",
-            Duration::from_secs(120),
-        );
-        (options, DaytonaSettings::default())
-    }
-
-    fn set_option(
-        _: &mut RemoteOptions,
-        settings: &mut DaytonaSettings,
-        key: &str,
-        value: &str,
-    ) -> Result<bool> {
-        settings.set(key, value)
-    }
-
-    fn default_api_url(_: &DaytonaSettings) -> String {
-        "https://app.daytona.io/api".to_owned()
-    }
-
     /// `POST /sandbox`, then waits until it is `started` (failing fast on
     /// `error` or `build_failed`) and prepares its work directory. A sandbox
     /// that fails to start is deleted.
-    async fn create(options: RemoteOptions, settings: DaytonaSettings) -> Result<SandboxCore> {
-        let api_url = options
-            .api_url
-            .clone()
-            .unwrap_or_else(|| Self::default_api_url(&settings));
-        let client = HttpClient::new(
-            Self::NAME,
-            options.api_key_env.clone(),
-            options.timeouts,
-            options.retry,
-        )?;
+    async fn create(
+        api_url: String,
+        options: RemoteOptions,
+        settings: DaytonaSettings,
+    ) -> Result<SandboxCore> {
+        let client = HttpClient::for_options(Self::NAME, &options)?;
         let mut body = serde_json::json!({ "env": options.env, "labels": options.labels });
         let fields = [
             (

@@ -2,8 +2,12 @@
 
 use std::time::Duration;
 
+use backend_core::Result;
+
 use crate::config::RemoteConfig;
+use crate::options::RemoteOptions;
 use crate::options::seconds;
+use crate::provider::Settings;
 use crate::secret::ApiKey;
 
 /// The E2B provider, the parameter of [`E2bConfig`] and
@@ -43,9 +47,9 @@ impl Default for E2bSettings {
     }
 }
 
-impl E2bSettings {
+impl Settings for E2bSettings {
     /// Sets the option `key`; `Ok(false)` when it is not E2B's.
-    pub(super) fn set(&mut self, key: &str, value: &str) -> backend_core::Result<bool> {
+    fn set(&mut self, _: &mut RemoteOptions, key: &str, value: &str) -> Result<bool> {
         match key {
             "template" => self.template = value.to_owned(),
             "domain" => self.domain = value.to_owned(),

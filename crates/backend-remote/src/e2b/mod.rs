@@ -16,7 +16,7 @@ pub use config::{E2b, E2bConfig, E2bSettings};
 
 use crate::http::client::{HttpClient, Repeat};
 use crate::options::RemoteOptions;
-use crate::provider::{Provider, Sealed};
+use crate::provider::{Defaults, Provider, Sealed};
 use crate::sandbox::SandboxCore;
 use crate::secret::ApiKey;
 use envd::{Control, Envd};
@@ -41,6 +41,12 @@ impl Sealed for E2b {}
 
 impl Provider for E2b {
     const NAME: &'static str = "E2B";
+    const DEFAULTS: Defaults = Defaults {
+        key_env: "E2B_API_KEY",
+        api_url: "https://api.e2b.app",
+        root_dir: "/home/user/workspace",
+        start_secs: 60,
+    };
     const ENV: &'static [(&'static str, &'static str)] = &[
         ("E2B_API_KEY", "api_key"),
         ("E2B_DOMAIN", "domain"),
@@ -50,41 +56,18 @@ impl Provider for E2b {
 
     type Settings = E2bSettings;
 
-    fn defaults() -> (RemoteOptions, E2bSettings) {
-        let options = RemoteOptions::new(
-            "E2B_API_KEY",
-            "/home/user/workspace",
-            std::time::Duration::from_secs(60),
-        );
-        (options, E2bSettings::default())
-    }
-
-    fn set_option(
-        _: &mut RemoteOptions,
-        settings: &mut E2bSettings,
-        key: &str,
-        value: &str,
-    ) -> Result<bool> {
-        settings.set(key, value)
-    }
-
     fn default_api_url(settings: &E2bSettings) -> String {
         format!("https://api.{}", settings.domain)
     }
 
     /// `POST /v2/sandboxes` with an explicit lifetime, then the work
     /// directory through envd.
-    async fn create(options: RemoteOptions, settings: E2bSettings) -> Result<SandboxCore> {
-        let api_url = options
-            .api_url
-            .clone()
-            .unwrap_or_else(|| Self::default_api_url(&settings));
-        let client = HttpClient::new(
-            Self::NAME,
-            options.api_key_env.clone(),
-            options.timeouts,
-            options.retry,
-        )?;
+    async fn create(
+        api_url: String,
+        options: RemoteOptions,
+        settings: E2bSettings,
+    ) -> Result<SandboxCore> {
+        let client = HttpClient::for_options(Self::NAME, &options)?;
         let body = serde_json::json!({
             "templateID": settings.template,
             "timeout": settings.lifetime.as_secs(),

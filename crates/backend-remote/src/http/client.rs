@@ -10,7 +10,7 @@ use reqwest::header::HeaderMap;
 use reqwest::{Response, StatusCode};
 use tracing::Instrument;
 
-use crate::options::Timeouts;
+use crate::options::{RemoteOptions, Timeouts};
 
 /// Whether a call may be sent again after a failure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,6 +45,20 @@ impl std::fmt::Debug for HttpClient {
 }
 
 impl HttpClient {
+    /// A client for `provider` with the timeouts and retries of `options`
+    /// (whose `api_key_env` the errors about the key name).
+    pub(crate) fn for_options(
+        provider: &'static str,
+        options: &RemoteOptions,
+    ) -> Result<Self, Error> {
+        Self::new(
+            provider,
+            options.api_key_env.clone(),
+            options.timeouts,
+            options.retry,
+        )
+    }
+
     /// A client for `provider`, whose key lives in the env var `key_env`.
     pub(crate) fn new(
         provider: &'static str,

@@ -7,6 +7,7 @@ use backend_core::{Error, ErrorKind, Result};
 
 use crate::config::RemoteConfig;
 use crate::options::{RemoteOptions, number, seconds};
+use crate::provider::Settings;
 use crate::secret::ApiKey;
 
 /// Modal's public control-plane endpoint.
@@ -66,14 +67,9 @@ impl Default for ModalSettings {
     }
 }
 
-impl ModalSettings {
+impl Settings for ModalSettings {
     /// Sets the option `key`; `Ok(false)` when it is not Modal's.
-    pub(super) fn set(
-        &mut self,
-        options: &mut RemoteOptions,
-        key: &str,
-        value: &str,
-    ) -> Result<bool> {
+    fn set(&mut self, options: &mut RemoteOptions, key: &str, value: &str) -> Result<bool> {
         match key {
             "token_id" => self.token_id = ApiKey::new(value),
             "token_secret" => options.api_key = ApiKey::new(value),
@@ -89,7 +85,9 @@ impl ModalSettings {
         }
         Ok(true)
     }
+}
 
+impl ModalSettings {
     /// Checks what can be checked before any call.
     pub(super) fn validate(&self, options: &RemoteOptions) -> Result<()> {
         if self.token_id.is_empty() || options.api_key.is_empty() {

@@ -21,7 +21,7 @@ use backend_core::{Error, ErrorKind, Result};
 pub use config::{DEFAULT_SERVER_URL, Modal, ModalConfig, ModalSettings};
 
 use crate::options::RemoteOptions;
-use crate::provider::{Provider, Sealed};
+use crate::provider::{Defaults, Provider, Sealed};
 use crate::sandbox::SandboxCore;
 use grpc::{GrpcConn, Repeat, Side, secret_value};
 use proto::*;
@@ -47,6 +47,12 @@ impl Sealed for Modal {}
 
 impl Provider for Modal {
     const NAME: &'static str = "Modal";
+    const DEFAULTS: Defaults = Defaults {
+        key_env: "MODAL_TOKEN_SECRET",
+        api_url: DEFAULT_SERVER_URL,
+        root_dir: "/workspace",
+        start_secs: 300,
+    };
     const ENV: &'static [(&'static str, &'static str)] = &[
         ("MODAL_TOKEN_ID", "token_id"),
         ("MODAL_TOKEN_SECRET", "token_secret"),
@@ -73,25 +79,6 @@ impl Provider for Modal {
             && (crate::options::KEYS.contains(&key) || Self::KEYS.contains(&key))
     }
 
-    fn defaults() -> (RemoteOptions, ModalSettings) {
-        let options =
-            RemoteOptions::new("MODAL_TOKEN_SECRET", "/workspace", Duration::from_secs(300));
-        (options, ModalSettings::default())
-    }
-
-    fn set_option(
-        options: &mut RemoteOptions,
-        settings: &mut ModalSettings,
-        key: &str,
-        value: &str,
-    ) -> Result<bool> {
-        settings.set(options, key, value)
-    }
-
-    fn default_api_url(_: &ModalSettings) -> String {
-        DEFAULT_SERVER_URL.to_owned()
-    }
-
     fn validate(options: &RemoteOptions, settings: &ModalSettings) -> Result<()> {
         settings.validate(options)
     }
@@ -100,9 +87,13 @@ impl Provider for Modal {
     /// sandbox, waits for its task, connects to its command router and
     /// prepares the root directory. A sandbox that fails to start is
     /// terminated.
-    async fn create(options: RemoteOptions, settings: ModalSettings) -> Result<SandboxCore> {
+    async fn create(
+        api_url: String,
+        options: RemoteOptions,
+        settings: ModalSettings,
+    ) -> Result<SandboxCore> {
         let config = ModalConfig { options, settings };
-        let api = control_plane(&config)?;
+        let api = control_plane(&config, &api_url)?;
         let app_id = get_app(&api, &config).await?;
         let image_id = build_image(&api, &config, &app_id).await?;
         let sandbox_id = create_sandbox(&api, &config, &app_id, &image_id).await?;
@@ -120,7 +111,7 @@ impl Provider for Modal {
     }
 }
 
-fn control_plane(config: &ModalConfig) -> Result<GrpcConn> {
+fn control_plane(config: &ModalConfig, api_url: &str) -> Result<GrpcConn> {
     let metadata = vec![
         (
             "x-modal-token-id",
@@ -140,7 +131,7 @@ fn control_plane(config: &ModalConfig) -> Result<GrpcConn> {
         ),
     ];
     GrpcConn::new(
-        &config.resolved_api_url(),
+        api_url,
         Side::ControlPlane,
         metadata,
         config.options.timeouts,

@@ -6,7 +6,9 @@ use std::time::Duration;
 use backend_core::Result;
 
 use crate::config::RemoteConfig;
+use crate::options::RemoteOptions;
 use crate::options::seconds;
+use crate::provider::Settings;
 use crate::secret::ApiKey;
 
 /// The Runloop provider, the parameter of [`RunloopConfig`] and
@@ -49,9 +51,9 @@ impl Default for RunloopSettings {
     }
 }
 
-impl RunloopSettings {
+impl Settings for RunloopSettings {
     /// Sets the option `key`; `Ok(false)` when it is not Runloop's.
-    pub(super) fn set(&mut self, key: &str, value: &str) -> Result<bool> {
+    fn set(&mut self, _: &mut RemoteOptions, key: &str, value: &str) -> Result<bool> {
         let text = Some(value.to_owned());
         match key {
             // Runloop ids carry a `bpt_` prefix; anything else is a name.

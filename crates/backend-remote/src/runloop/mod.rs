@@ -7,7 +7,6 @@ mod config;
 mod devbox;
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use backend_core::Result;
 
@@ -15,7 +14,7 @@ pub use config::{Runloop, RunloopConfig, RunloopSettings};
 
 use crate::http::client::{HttpClient, Repeat};
 use crate::options::RemoteOptions;
-use crate::provider::{Provider, Sealed};
+use crate::provider::{Defaults, Provider, Sealed};
 use crate::sandbox::SandboxCore;
 use devbox::{Devbox, DevboxView, wait_running};
 
@@ -27,6 +26,12 @@ impl Sealed for Runloop {}
 
 impl Provider for Runloop {
     const NAME: &'static str = "Runloop";
+    const DEFAULTS: Defaults = Defaults {
+        key_env: "RUNLOOP_API_KEY",
+        api_url: "https://api.runloop.ai",
+        root_dir: "/home/user/workspace",
+        start_secs: 300,
+    };
     const ENV: &'static [(&'static str, &'static str)] = &[
         ("RUNLOOP_API_KEY", "api_key"),
         ("RUNLOOP_BASE_URL", "api_url"),
@@ -42,42 +47,15 @@ impl Provider for Runloop {
 
     type Settings = RunloopSettings;
 
-    fn defaults() -> (RemoteOptions, RunloopSettings) {
-        let options = RemoteOptions::new(
-            "RUNLOOP_API_KEY",
-            "/home/user/workspace",
-            Duration::from_secs(300),
-        );
-        (options, RunloopSettings::default())
-    }
-
-    fn set_option(
-        _: &mut RemoteOptions,
-        settings: &mut RunloopSettings,
-        key: &str,
-        value: &str,
-    ) -> Result<bool> {
-        settings.set(key, value)
-    }
-
-    fn default_api_url(_: &RunloopSettings) -> String {
-        "https://api.runloop.ai".to_owned()
-    }
-
     /// `POST /v1/devboxes` with an `x-request-id`, so a retried create is
     /// not doubled; waits until it is `running` and prepares its work
     /// directory. A devbox that fails to start is shut down.
-    async fn create(options: RemoteOptions, settings: RunloopSettings) -> Result<SandboxCore> {
-        let api_url = options
-            .api_url
-            .clone()
-            .unwrap_or_else(|| Self::default_api_url(&settings));
-        let client = HttpClient::new(
-            Self::NAME,
-            options.api_key_env.clone(),
-            options.timeouts,
-            options.retry,
-        )?;
+    async fn create(
+        api_url: String,
+        options: RemoteOptions,
+        settings: RunloopSettings,
+    ) -> Result<SandboxCore> {
+        let client = HttpClient::for_options(Self::NAME, &options)?;
         let mut launch =
             serde_json::json!({ "keep_alive_time_seconds": settings.keep_alive.as_secs() });
         if let Some(size) = &settings.resource_size {
