@@ -570,35 +570,3 @@ fn parse_location(location: &str, extra: BTreeMap<String, String>) -> Result<Bac
     };
     Ok(spec)
 }
-
-#[cfg(all(
-    test,
-    feature = "e2b",
-    feature = "daytona",
-    feature = "runloop",
-    feature = "modal"
-))]
-mod tests {
-    use super::Provider;
-    use backend_remote::{Provider as Remote, RemoteConfig};
-
-    /// Every key a location takes, the target key, and the secrets (which
-    /// never go in a location): exactly what the provider accepts.
-    fn check<P: Remote>(provider: Provider, secrets: &[&str]) {
-        let mut ours = provider.parameters();
-        ours.push(provider.target_key());
-        ours.extend_from_slice(secrets);
-        ours.sort_unstable();
-        let mut theirs = RemoteConfig::<P>::option_keys();
-        theirs.sort_unstable();
-        assert_eq!(ours, theirs, "{}", provider.scheme());
-    }
-
-    #[test]
-    fn location_parameters_match_the_provider_options() {
-        check::<backend_remote::e2b::E2b>(Provider::E2b, &["api_key"]);
-        check::<backend_remote::daytona::Daytona>(Provider::Daytona, &["api_key"]);
-        check::<backend_remote::runloop::Runloop>(Provider::Runloop, &["api_key"]);
-        check::<backend_remote::modal::Modal>(Provider::Modal, &["token_id", "token_secret"]);
-    }
-}

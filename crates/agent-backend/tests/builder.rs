@@ -202,3 +202,31 @@ fn specs_deserialize_inside_a_larger_config() {
         toml::from_str("backend = \"state://?quota=1k\"").expect("valid server config");
     assert!(matches!(config.backend, BackendSpec::State(s) if s.quota == Some(1024)));
 }
+
+/// Every key a location takes, the target key, and the secrets (which never
+/// go in a location): exactly what the provider accepts.
+#[cfg(all(
+    feature = "e2b",
+    feature = "daytona",
+    feature = "runloop",
+    feature = "modal"
+))]
+#[test]
+fn remote_location_parameters_match_the_provider_options() {
+    use agent_backend::remote::{self, RemoteConfig};
+
+    fn check<P: remote::Provider>(provider: Provider, secrets: &[&str]) {
+        let mut ours = provider.parameters();
+        ours.push(provider.target_key());
+        ours.extend_from_slice(secrets);
+        ours.sort_unstable();
+        let mut theirs = RemoteConfig::<P>::option_keys();
+        theirs.sort_unstable();
+        assert_eq!(ours, theirs, "{}", provider.scheme());
+    }
+
+    check::<remote::e2b::E2b>(Provider::E2b, &["api_key"]);
+    check::<remote::daytona::Daytona>(Provider::Daytona, &["api_key"]);
+    check::<remote::runloop::Runloop>(Provider::Runloop, &["api_key"]);
+    check::<remote::modal::Modal>(Provider::Modal, &["token_id", "token_secret"]);
+}

@@ -10,6 +10,7 @@
 
 mod config;
 mod grpc;
+mod pid_line;
 mod proto;
 mod task;
 

@@ -14,6 +14,7 @@ use tokio::sync::mpsc;
 use backend_core::retry::{Backoff, Retry, RetryPolicy};
 
 use super::grpc::{GrpcConn, Repeat, Side, secret_value, transient};
+use super::pid_line::PidLine;
 use super::proto::*;
 use crate::options::Timeouts;
 use crate::sandbox::remote::{Entry, RawEvent, RawStream, Remote, Running};
@@ -127,43 +128,6 @@ struct Exec {
     /// For commands run through [`WRAPPER`]: their pid line, stripped from
     /// stdout.
     pid: Option<Arc<Mutex<PidLine>>>,
-}
-
-/// The first stdout line of a wrapped command, as it arrives.
-#[derive(Default)]
-struct PidLine {
-    head: Vec<u8>,
-    pid: Option<u32>,
-    done: bool,
-}
-
-impl PidLine {
-    /// Takes the pid line out of `chunk`; returns the bytes that are output.
-    fn strip(&mut self, chunk: Vec<u8>) -> Vec<u8> {
-        if self.done {
-            return chunk;
-        }
-        self.head.extend_from_slice(&chunk);
-        let Some(end) = self.head.iter().position(|b| *b == b'\n') else {
-            return Vec::new();
-        };
-        self.done = true;
-        self.pid = std::str::from_utf8(&self.head[..end])
-            .ok()
-            .and_then(|t| t.trim().parse().ok());
-        let output = self.head.split_off(end + 1);
-        self.head.clear();
-        output
-    }
-
-    /// Whatever was held back when stdout ended without a full line.
-    fn rest(&mut self) -> Vec<u8> {
-        if self.done {
-            return Vec::new();
-        }
-        self.done = true;
-        std::mem::take(&mut self.head)
-    }
 }
 
 impl Task {
@@ -410,6 +374,16 @@ impl Exec {
                 // No status yet, or the long wait timed out: ask again.
                 Ok(TaskExecWaitResponse { exit_status: None }) => {}
                 Err(e) if e.kind() == ErrorKind::Timeout => {}
+                // Retries are spent: the router is gone, as a lost stdout
+                // stream would say too.
+                Err(e) if e.kind() == ErrorKind::Unavailable => {
+                    let message = format!(
+                        "the connection to the Modal sandbox was lost while waiting for the command's exit status and could not be re-established: {}",
+                        e.message()
+                    );
+                    let e = e.with_message(message);
+                    return Err(e.with_context("exec", self.exec_id.clone()));
+                }
                 Err(e) => return Err(e.with_context("exec", self.exec_id.clone())),
             }
         }
@@ -579,32 +553,5 @@ impl Remote for ModalRemote {
 
     async fn destroy(&self) -> Result<()> {
         self.0.terminate().await
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::PidLine;
-
-    #[test]
-    fn pid_line_is_stripped_across_chunks() {
-        let mut line = PidLine::default();
-        assert_eq!(line.strip(b"12".to_vec()), b"");
-        assert_eq!(line.strip(b"34\nhello".to_vec()), b"hello");
-        assert_eq!(line.pid, Some(1234));
-        assert_eq!(line.strip(b"\nmore".to_vec()), b"\nmore");
-        assert_eq!(
-            line.rest(),
-            b"",
-            "nothing is held back once the line is out"
-        );
-    }
-
-    #[test]
-    fn held_back_bytes_come_out_when_stdout_ends_early() {
-        let mut line = PidLine::default();
-        assert_eq!(line.strip(b"odd".to_vec()), b"");
-        assert_eq!(line.rest(), b"odd");
-        assert_eq!(line.pid, None);
     }
 }

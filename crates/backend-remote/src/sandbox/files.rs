@@ -167,8 +167,9 @@ impl SandboxCore {
         Ok(files)
     }
 
-    /// Turns a provider's failure on `path` into the SPEC kind when the
-    /// path's state explains it (missing, a directory, under a file).
+    /// Turns a provider's failure on `path` into the kind docs/semantics.md
+    /// gives it when the path's state explains it (missing, a directory,
+    /// under a file).
     async fn classify(&self, path: &VirtualPath, error: Error) -> Error {
         match self.stat_opt(path).await {
             Ok(None) => self.missing(path).await,
