@@ -29,7 +29,7 @@ impl<P: Provider> RemoteConfig<P> {
     pub(crate) fn with_api_key(api_key: impl Into<ApiKey>) -> Self {
         let defaults = P::DEFAULTS;
         let start = Duration::from_secs(defaults.start_secs);
-        let mut options = RemoteOptions::new(defaults.key_env, defaults.root_dir, start);
+        let mut options = RemoteOptions::new(P::key_env(), defaults.root_dir, start);
         options.api_key = api_key.into();
         RemoteConfig {
             options,

@@ -19,11 +19,12 @@ use crate::sandbox::SandboxCore;
 pub trait Provider: private::Sealed + fmt::Debug + Clone + Send + Sync + Sized + 'static {
     /// The provider's name in messages, such as `E2B`.
     const NAME: &'static str;
-    /// Where the provider keeps its defaults: the key's variable, the
-    /// public API, the work directory, the time a sandbox gets to start.
+    /// The provider's defaults: the public API, the work directory, the
+    /// time a sandbox gets to start.
     const DEFAULTS: Defaults;
     /// The environment variables [`RemoteConfig::from_env`](crate::RemoteConfig::from_env)
-    /// reads, in order, each with the option key its value sets.
+    /// reads, in order, each with the option key its value sets; the one
+    /// setting `api_key` (Modal: `token_secret`) is the key's variable.
     const ENV: &'static [(&'static str, &'static str)];
     /// The provider's own option keys;
     /// [`RemoteConfig::with_option`](crate::RemoteConfig::with_option)
@@ -33,6 +34,15 @@ pub trait Provider: private::Sealed + fmt::Debug + Clone + Send + Sync + Sized +
 
     /// The settings only this provider has (a template, an image, sizes).
     type Settings: Settings;
+
+    /// The environment variable of the API key: the one of [`ENV`](Self::ENV)
+    /// that sets `api_key` or `token_secret`.
+    fn key_env() -> &'static str {
+        Self::ENV
+            .iter()
+            .find(|(_, key)| matches!(*key, "api_key" | "token_secret"))
+            .map_or("", |(var, _)| *var)
+    }
 
     /// Whether `key`, a shared or provider key, applies to this provider
     /// (by default all of them do).
@@ -77,8 +87,6 @@ pub trait Provider: private::Sealed + fmt::Debug + Clone + Send + Sync + Sized +
 /// A provider's defaults ([`Provider::DEFAULTS`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Defaults {
-    /// The environment variable of the API key.
-    pub key_env: &'static str,
     /// The public API's base URL.
     pub api_url: &'static str,
     /// The directory inside the sandbox where the virtual `/` lives.

@@ -8,13 +8,15 @@ use backend_core::Result;
 use crate::config::RemoteConfig;
 use crate::options::RemoteOptions;
 use crate::options::{number, seconds};
-use crate::provider::Settings;
+use crate::provider::{Sealed, Settings};
 use crate::secret::ApiKey;
 
 /// The Daytona provider, the parameter of [`DaytonaConfig`] and
 /// [`DaytonaSandbox`](super::DaytonaSandbox).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Daytona;
+
+impl Sealed for Daytona {}
 
 /// How to reach Daytona and what sandbox to create: the shared
 /// [`RemoteOptions`](crate::RemoteOptions) and [`DaytonaSettings`].

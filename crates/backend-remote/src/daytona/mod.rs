@@ -14,7 +14,7 @@ pub use config::{Daytona, DaytonaConfig, DaytonaSettings};
 
 use crate::http::client::{HttpClient, Repeat};
 use crate::options::RemoteOptions;
-use crate::provider::{Defaults, Provider, Sealed};
+use crate::provider::{Defaults, Provider};
 use crate::sandbox::SandboxCore;
 use api::{Api, SandboxDto};
 use toolbox::Toolbox;
@@ -23,12 +23,9 @@ use toolbox::Toolbox;
 /// deletes it.
 pub type DaytonaSandbox = crate::RemoteSandbox<Daytona>;
 
-impl Sealed for Daytona {}
-
 impl Provider for Daytona {
     const NAME: &'static str = "Daytona";
     const DEFAULTS: Defaults = Defaults {
-        key_env: "DAYTONA_API_KEY",
         api_url: "https://app.daytona.io/api",
         root_dir: "/home/daytona/workspace",
         start_secs: 120,

@@ -7,13 +7,15 @@ use backend_core::Result;
 use crate::config::RemoteConfig;
 use crate::options::RemoteOptions;
 use crate::options::seconds;
-use crate::provider::Settings;
+use crate::provider::{Sealed, Settings};
 use crate::secret::ApiKey;
 
 /// The E2B provider, the parameter of [`E2bConfig`] and
 /// [`E2bSandbox`](super::E2bSandbox).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct E2b;
+
+impl Sealed for E2b {}
 
 /// How to reach E2B and what sandbox to create: the shared
 /// [`RemoteOptions`](crate::RemoteOptions) and [`E2bSettings`].

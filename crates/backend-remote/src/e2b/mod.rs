@@ -16,7 +16,7 @@ pub use config::{E2b, E2bConfig, E2bSettings};
 
 use crate::http::client::{HttpClient, Repeat};
 use crate::options::RemoteOptions;
-use crate::provider::{Defaults, Provider, Sealed};
+use crate::provider::{Defaults, Provider};
 use crate::sandbox::SandboxCore;
 use crate::secret::ApiKey;
 use envd::{Control, Envd};
@@ -37,12 +37,9 @@ struct Created {
     domain: Option<String>,
 }
 
-impl Sealed for E2b {}
-
 impl Provider for E2b {
     const NAME: &'static str = "E2B";
     const DEFAULTS: Defaults = Defaults {
-        key_env: "E2B_API_KEY",
         api_url: "https://api.e2b.app",
         root_dir: "/home/user/workspace",
         start_secs: 60,

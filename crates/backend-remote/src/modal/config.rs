@@ -7,7 +7,7 @@ use backend_core::{Error, ErrorKind, Result};
 
 use crate::config::RemoteConfig;
 use crate::options::{RemoteOptions, number, seconds};
-use crate::provider::Settings;
+use crate::provider::{Sealed, Settings};
 use crate::secret::ApiKey;
 
 /// Modal's public control-plane endpoint.
@@ -17,6 +17,8 @@ pub const DEFAULT_SERVER_URL: &str = "https://api.modal.com";
 /// [`ModalSandbox`](super::ModalSandbox).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Modal;
+
+impl Sealed for Modal {}
 
 /// How to reach Modal and what sandbox to create: the shared
 /// [`RemoteOptions`] (whose `api_key` is the token secret) and

@@ -22,7 +22,7 @@ use backend_core::{Error, ErrorKind, Result};
 pub use config::{DEFAULT_SERVER_URL, Modal, ModalConfig, ModalSettings};
 
 use crate::options::RemoteOptions;
-use crate::provider::{Defaults, Provider, Sealed};
+use crate::provider::{Defaults, Provider};
 use crate::sandbox::SandboxCore;
 use grpc::{GrpcConn, Repeat, Side, secret_value};
 use proto::*;
@@ -44,12 +44,9 @@ const CLIENT_TYPE: &str = "7";
 /// client follows.
 const CLIENT_VERSION: &str = "1.0.0";
 
-impl Sealed for Modal {}
-
 impl Provider for Modal {
     const NAME: &'static str = "Modal";
     const DEFAULTS: Defaults = Defaults {
-        key_env: "MODAL_TOKEN_SECRET",
         api_url: DEFAULT_SERVER_URL,
         root_dir: "/workspace",
         start_secs: 300,

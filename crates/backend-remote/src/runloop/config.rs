@@ -8,13 +8,15 @@ use backend_core::Result;
 use crate::config::RemoteConfig;
 use crate::options::RemoteOptions;
 use crate::options::seconds;
-use crate::provider::Settings;
+use crate::provider::{Sealed, Settings};
 use crate::secret::ApiKey;
 
 /// The Runloop provider, the parameter of [`RunloopConfig`] and
 /// [`RunloopSandbox`](super::RunloopSandbox).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Runloop;
+
+impl Sealed for Runloop {}
 
 /// How to reach Runloop and what devbox to create: the shared
 /// [`RemoteOptions`](crate::RemoteOptions) and [`RunloopSettings`].

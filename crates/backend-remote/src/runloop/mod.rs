@@ -14,7 +14,7 @@ pub use config::{Runloop, RunloopConfig, RunloopSettings};
 
 use crate::http::client::{HttpClient, Repeat};
 use crate::options::RemoteOptions;
-use crate::provider::{Defaults, Provider, Sealed};
+use crate::provider::{Defaults, Provider};
 use crate::sandbox::SandboxCore;
 use devbox::{Devbox, DevboxView, wait_running};
 
@@ -22,12 +22,9 @@ use devbox::{Devbox, DevboxView, wait_running};
 /// shuts it down.
 pub type RunloopSandbox = crate::RemoteSandbox<Runloop>;
 
-impl Sealed for Runloop {}
-
 impl Provider for Runloop {
     const NAME: &'static str = "Runloop";
     const DEFAULTS: Defaults = Defaults {
-        key_env: "RUNLOOP_API_KEY",
         api_url: "https://api.runloop.ai",
         root_dir: "/home/user/workspace",
         start_secs: 300,
