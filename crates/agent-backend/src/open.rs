@@ -5,7 +5,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use backend_core::{Backend, Error, ErrorKind, Operation, Result, Sandbox};
+use backend_core::{Backend, BackendHandle, Error, ErrorKind, Operation, Result, Sandbox};
 
 #[allow(unused_imports)] // each import is used by the features that need it
 use crate::spec::{
@@ -13,11 +13,11 @@ use crate::spec::{
 };
 
 /// A backend made from a [`BackendSpec`]: its files, and its commands when
-/// it is a sandbox.
+/// it is a sandbox ([`BackendHandle`]), with a description of what was
+/// built.
 #[derive(Clone)]
 pub struct BuiltBackend {
-    backend: Arc<dyn Backend>,
-    sandbox: Option<Arc<dyn Sandbox>>,
+    handle: BackendHandle,
     description: String,
 }
 
@@ -25,8 +25,7 @@ impl BuiltBackend {
     /// A plain file store.
     pub fn from_backend(backend: Arc<dyn Backend>, description: impl Into<String>) -> Self {
         BuiltBackend {
-            backend,
-            sandbox: None,
+            handle: BackendHandle::from_backend(backend),
             description: description.into(),
         }
     }
@@ -34,25 +33,29 @@ impl BuiltBackend {
     /// A sandbox (its files are the backend).
     pub fn from_sandbox(sandbox: Arc<dyn Sandbox>, description: impl Into<String>) -> Self {
         BuiltBackend {
-            backend: sandbox.clone(),
-            sandbox: Some(sandbox),
+            handle: BackendHandle::from_sandbox(sandbox),
             description: description.into(),
         }
     }
 
     /// The files.
     pub fn backend(&self) -> &Arc<dyn Backend> {
-        &self.backend
+        self.handle.backend()
     }
 
     /// The same object as a sandbox, when it runs commands.
     pub fn sandbox(&self) -> Option<&Arc<dyn Sandbox>> {
-        self.sandbox.as_ref()
+        self.handle.sandbox()
+    }
+
+    /// The backend and its sandbox view.
+    pub fn handle(&self) -> &BackendHandle {
+        &self.handle
     }
 
     /// The sandbox, or `unsupported` saying this backend runs no commands.
     pub fn require_sandbox(&self) -> Result<&Arc<dyn Sandbox>> {
-        self.sandbox.as_ref().ok_or_else(|| {
+        self.handle.sandbox().ok_or_else(|| {
             Error::unsupported(format!(
                 "running commands: {} stores files only; choose a sandbox such as docker:// or file://...?exec=true",
                 self.description
@@ -66,18 +69,20 @@ impl BuiltBackend {
         &self.description
     }
 
+    /// The backend and its sandbox view, without the description.
+    pub fn into_handle(self) -> BackendHandle {
+        self.handle
+    }
+
     /// Splits into the backend and the optional sandbox.
     pub fn into_parts(self) -> (Arc<dyn Backend>, Option<Arc<dyn Sandbox>>) {
-        (self.backend, self.sandbox)
+        self.handle.into_parts()
     }
 
     /// Closes the sandbox, if any (backends that are not sandboxes hold
     /// nothing to release).
     pub async fn close(&self) -> Result<()> {
-        match &self.sandbox {
-            Some(sandbox) => sandbox.close().await,
-            None => Ok(()),
-        }
+        self.handle.close().await
     }
 }
 
@@ -85,7 +90,7 @@ impl std::fmt::Debug for BuiltBackend {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("BuiltBackend")
             .field("description", &self.description)
-            .field("sandbox", &self.sandbox.is_some())
+            .field("sandbox", &self.handle.sandbox().is_some())
             .finish()
     }
 }
@@ -148,6 +153,7 @@ fn state(_: &StateSpec) -> Result<BuiltBackend> {
 #[cfg(feature = "local")]
 fn local(spec: &LocalSpec) -> Result<BuiltBackend> {
     let description = format!("file://{}", spec.root.display());
+    create_dir(&spec.root)?;
     if spec.exec {
         return local_sandbox(spec, description);
     }
@@ -157,6 +163,26 @@ fn local(spec: &LocalSpec) -> Result<BuiltBackend> {
         backend_local::LocalBackend::new(&spec.root)?
     };
     Ok(BuiltBackend::from_backend(Arc::new(backend), description))
+}
+
+/// Creates the directory of a `file://` location (and its parents), as the
+/// MCP server does, so that a fresh checkout works without set-up.
+#[cfg(feature = "local")]
+fn create_dir(root: &std::path::Path) -> Result<()> {
+    std::fs::create_dir_all(root).map_err(|e| {
+        let kind = match e.kind() {
+            std::io::ErrorKind::PermissionDenied => ErrorKind::PermissionDenied,
+            _ => ErrorKind::InvalidArgument,
+        };
+        Error::new(
+            kind,
+            format!(
+                "cannot create the directory {} of a file:// location: {e}",
+                root.display()
+            ),
+        )
+        .with_source(e)
+    })
 }
 
 #[cfg(not(feature = "local"))]
@@ -246,170 +272,36 @@ async fn s3(_: &S3Spec) -> Result<BuiltBackend> {
 
 async fn remote(spec: &RemoteSpec) -> Result<BuiltBackend> {
     match spec.provider {
-        Provider::E2b => e2b(spec).await,
-        Provider::Daytona => daytona(spec).await,
-        Provider::Runloop => runloop(spec).await,
-        Provider::Modal => modal(spec).await,
+        #[cfg(feature = "e2b")]
+        Provider::E2b => remote_sandbox::<backend_remote::e2b::E2b>(spec).await,
+        #[cfg(feature = "daytona")]
+        Provider::Daytona => remote_sandbox::<backend_remote::daytona::Daytona>(spec).await,
+        #[cfg(feature = "runloop")]
+        Provider::Runloop => remote_sandbox::<backend_remote::runloop::Runloop>(spec).await,
+        #[cfg(feature = "modal")]
+        Provider::Modal => remote_sandbox::<backend_remote::modal::Modal>(spec).await,
+        #[allow(unreachable_patterns)] // when every provider is compiled in
+        other => Err(compiled_out(other.scheme(), other.scheme())),
     }
 }
 
-/// The API key from the variable `api_key_env` names, when it names one.
-#[allow(dead_code)] // unused without a remote provider
-fn key_from(spec: &RemoteSpec) -> Result<Option<String>> {
-    let Some(var) = &spec.api_key_env else {
-        return Ok(None);
-    };
-    match std::env::var(var) {
-        Ok(key) if !key.trim().is_empty() => Ok(Some(key)),
-        _ => Err(Error::invalid_argument(format!(
-            "{}://: the environment variable {var} (named by api_key_env) is not set",
-            spec.provider.scheme()
-        ))),
-    }
-}
-
-#[allow(dead_code)] // unused without a remote provider
-fn describe(spec: &RemoteSpec) -> String {
-    format!(
-        "{}://{}",
-        spec.provider.scheme(),
-        spec.target.as_deref().unwrap_or("")
-    )
-}
-
-#[cfg(feature = "e2b")]
-async fn e2b(spec: &RemoteSpec) -> Result<BuiltBackend> {
-    use backend_remote::e2b::{E2bConfig, E2bSandbox};
-
-    let mut config = match key_from(spec)? {
-        Some(key) => E2bConfig::new(key),
-        None => E2bConfig::from_env()?,
-    };
-    if let Some(url) = &spec.api_url {
-        config = config.api_url(url);
-    }
-    if let Some(template) = &spec.target {
-        config = config.template(template);
-    }
-    if let Some(url) = &spec.envd_url {
-        config = config.envd_url(url);
-    }
-    if let Some(lifetime) = spec.timeout {
-        config = config.lifetime(lifetime);
-    }
-    if let Some(dir) = &spec.root_dir {
-        config = config.root_dir(dir);
-    }
-    let sandbox = E2bSandbox::create(config).await?;
-    Ok(BuiltBackend::from_sandbox(
-        Arc::new(sandbox),
-        describe(spec),
-    ))
-}
-
-#[cfg(not(feature = "e2b"))]
-async fn e2b(_: &RemoteSpec) -> Result<BuiltBackend> {
-    Err(compiled_out("e2b", "e2b"))
-}
-
-#[cfg(feature = "daytona")]
-async fn daytona(spec: &RemoteSpec) -> Result<BuiltBackend> {
-    use backend_remote::daytona::{DaytonaConfig, DaytonaSandbox};
-
-    let mut config = match key_from(spec)? {
-        Some(key) => DaytonaConfig::new(key),
-        None => DaytonaConfig::from_env()?,
-    };
-    if let Some(url) = &spec.api_url {
-        config = config.api_url(url);
-    }
-    if let Some(snapshot) = &spec.target {
-        config = config.snapshot(snapshot);
-    }
-    if let Some(timeout) = spec.timeout {
-        let minutes = timeout.as_secs().div_ceil(60).max(1);
-        config = config.auto_stop_minutes(u32::try_from(minutes).unwrap_or(u32::MAX));
-    }
-    if let Some(dir) = &spec.root_dir {
-        config = config.root_dir(dir);
-    }
-    let sandbox = DaytonaSandbox::create(config).await?;
-    Ok(BuiltBackend::from_sandbox(
-        Arc::new(sandbox),
-        describe(spec),
-    ))
-}
-
-#[cfg(not(feature = "daytona"))]
-async fn daytona(_: &RemoteSpec) -> Result<BuiltBackend> {
-    Err(compiled_out("daytona", "daytona"))
-}
-
-#[cfg(feature = "runloop")]
-async fn runloop(spec: &RemoteSpec) -> Result<BuiltBackend> {
-    use backend_remote::runloop::{RunloopConfig, RunloopSandbox};
-
-    let mut config = match key_from(spec)? {
-        Some(key) => RunloopConfig::new(key),
-        None => RunloopConfig::from_env()?,
-    };
-    if let Some(url) = &spec.api_url {
-        config = config.base_url(url);
-    }
-    match &spec.target {
-        // Runloop ids carry a `bpt_` prefix; anything else is a name.
-        Some(id) if id.starts_with("bpt_") => config = config.blueprint_id(id),
-        Some(name) => config = config.blueprint_name(name),
-        None => {}
-    }
-    if let Some(keep_alive) = spec.timeout {
-        config = config.keep_alive(keep_alive);
-    }
-    if let Some(dir) = &spec.root_dir {
-        config = config.root_dir(dir);
-    }
-    let sandbox = RunloopSandbox::create(config).await?;
-    Ok(BuiltBackend::from_sandbox(
-        Arc::new(sandbox),
-        describe(spec),
-    ))
-}
-
-#[cfg(not(feature = "runloop"))]
-async fn runloop(_: &RemoteSpec) -> Result<BuiltBackend> {
-    Err(compiled_out("runloop", "runloop"))
-}
-
-#[cfg(feature = "modal")]
-async fn modal(spec: &RemoteSpec) -> Result<BuiltBackend> {
-    use backend_remote::modal::{ModalConfig, ModalSandbox};
-
-    let mut config = ModalConfig::from_env()?;
-    if let Some(url) = &spec.api_url {
-        config = config.server_url(url);
-    }
-    if let Some(app) = &spec.target {
-        config = config.app_name(app);
-    }
-    if let Some(image) = &spec.image {
-        config = config.image(image);
-    }
-    if let Some(lifetime) = spec.timeout {
-        config = config.lifetime(lifetime);
-    }
-    if let Some(dir) = &spec.root_dir {
-        config = config.root_dir(dir);
-    }
-    let sandbox = ModalSandbox::create(config).await?;
-    Ok(BuiltBackend::from_sandbox(
-        Arc::new(sandbox),
-        describe(spec),
-    ))
-}
-
-#[cfg(not(feature = "modal"))]
-async fn modal(_: &RemoteSpec) -> Result<BuiltBackend> {
-    Err(compiled_out("modal", "modal"))
+/// A sandbox of provider `P`: its variables, then the location's options
+/// (the same string keys for every provider).
+#[cfg(any(
+    feature = "e2b",
+    feature = "daytona",
+    feature = "runloop",
+    feature = "modal"
+))]
+async fn remote_sandbox<P: backend_remote::Provider>(spec: &RemoteSpec) -> Result<BuiltBackend> {
+    let config = backend_remote::RemoteConfig::<P>::from_env_with(spec.provider_options())
+        .map_err(|e| {
+            let message = format!("{}://: {}", spec.provider.scheme(), e.message());
+            e.with_message(message)
+        })?;
+    let sandbox = backend_remote::RemoteSandbox::create(config).await?;
+    let description = BackendSpec::Remote(spec.clone()).to_string();
+    Ok(BuiltBackend::from_sandbox(Arc::new(sandbox), description))
 }
 
 #[cfg(feature = "composite")]

@@ -93,6 +93,42 @@ impl Params {
         })
     }
 
+    /// Takes the parameters of a remote provider: those in `accepted` and
+    /// every `env.NAME` and `label.NAME`, checking that those in `numeric`
+    /// are whole numbers.
+    pub(crate) fn take_remote(
+        &mut self,
+        accepted: &[&str],
+        numeric: &[&str],
+    ) -> Result<BTreeMap<String, String>> {
+        let keys: Vec<String> = self
+            .values
+            .keys()
+            .filter(|key| {
+                accepted.contains(&key.as_str())
+                    || key
+                        .strip_prefix("env.")
+                        .is_some_and(|name| !name.is_empty())
+                    || key
+                        .strip_prefix("label.")
+                        .is_some_and(|name| !name.is_empty())
+            })
+            .cloned()
+            .collect();
+        let mut taken = BTreeMap::new();
+        for key in keys {
+            let value = if numeric.contains(&key.as_str()) {
+                self.take_u64(&key)?.map(|n| n.to_string())
+            } else {
+                self.take(&key)
+            };
+            if let Some(value) = value {
+                taken.insert(key, value);
+            }
+        }
+        Ok(taken)
+    }
+
     /// Fails on any parameter not taken, naming what the scheme accepts.
     pub(crate) fn finish(self, accepted: &[&str]) -> Result<()> {
         match self.values.keys().next() {

@@ -5,7 +5,6 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::PathBuf;
 use std::str::FromStr;
-use std::time::Duration;
 
 use backend_core::{Error, Result};
 use serde::Deserialize;
@@ -34,16 +33,22 @@ pub const SCHEMES: &[&str] = &[
 /// | `file:///srv/ws` | a host directory | `local` | `exec` (`true` needs `local-exec`), `overlay` |
 /// | `docker://IMAGE` | a container | `docker` | `memory`, `cpus`, `pids`, `network`, `runtime`, `user`, `tmp` |
 /// | `s3://BUCKET/PREFIX` | S3 or compatible | `s3` | `endpoint`, `region`, `path_style` |
-/// | `e2b://TEMPLATE` | E2B sandbox | `e2b` | `api_url`, `api_key_env`, `timeout` (seconds), `root_dir`, `envd_url` |
-/// | `daytona://SNAPSHOT` | Daytona sandbox | `daytona` | `api_url`, `api_key_env`, `timeout`, `root_dir` |
-/// | `runloop://BLUEPRINT` | Runloop devbox (a `bpt_...` id or a name) | `runloop` | same as daytona |
-/// | `modal://APP` | Modal sandbox | `modal` | `api_url`, `timeout`, `image`, `root_dir` |
+/// | `e2b://TEMPLATE` | E2B sandbox | `e2b` | the shared remote keys, `timeout` (seconds), `domain`, `envd_url` |
+/// | `daytona://SNAPSHOT` | Daytona sandbox | `daytona` | the shared remote keys, `timeout`, `target`, `cpu`, `memory`, `disk` |
+/// | `runloop://BLUEPRINT` | Runloop devbox (a `bpt_...` id or a name) | `runloop` | the shared remote keys, `timeout`, `blueprint_name`, `blueprint_id`, `snapshot_id`, `resource_size` |
+/// | `modal://APP` | Modal sandbox | `modal` | the shared remote keys but `api_key_env`, `timeout`, `image`, `environment`, `builder_version`, `milli_cpu`, `memory_mb`, `idle_timeout` |
 ///
-/// Remote providers read their API key from their usual variable
-/// (`E2B_API_KEY`, `DAYTONA_API_KEY`, `RUNLOOP_API_KEY`, `MODAL_TOKEN_ID` and
-/// `MODAL_TOKEN_SECRET`) unless `api_key_env` names another; `timeout` is how
-/// long the sandbox may live (E2B, Modal), stay idle (Runloop) or run before
-/// it is stopped (Daytona, rounded up to minutes).
+/// The remote parameters are the string keys of `backend-remote`'s
+/// `RemoteConfig::with_option`, passed on as they are. The shared ones are
+/// `api_url`, `api_key_env`, `root_dir`, `start_timeout`, `connect_timeout`,
+/// `request_timeout`, `retry_attempts`, `retry_budget` (times in seconds),
+/// `env.NAME` (an environment variable) and `label.NAME`. Remote providers
+/// read their API key from their usual variable (`E2B_API_KEY`,
+/// `DAYTONA_API_KEY`, `RUNLOOP_API_KEY`, `MODAL_TOKEN_ID` and
+/// `MODAL_TOKEN_SECRET`) unless `api_key_env` names another (keys themselves
+/// never go in a location); `timeout` is how long the sandbox may live (E2B,
+/// Modal), stay idle (Runloop) or run before it is stopped (Daytona, rounded
+/// up to minutes).
 ///
 /// A composite is a table (see [`from_value`](Self::from_value)):
 /// ```toml
@@ -144,6 +149,35 @@ pub enum Provider {
     Modal,
 }
 
+/// The parameters every remote provider takes (Modal all but
+/// `api_key_env`), besides `env.NAME` and `label.NAME`.
+const SHARED_REMOTE_KEYS: &[&str] = &[
+    "api_key_env",
+    "api_url",
+    "root_dir",
+    "start_timeout",
+    "connect_timeout",
+    "request_timeout",
+    "retry_attempts",
+    "retry_budget",
+];
+
+/// The parameters whose value is a whole number (of seconds, cores, GiB).
+const NUMERIC_REMOTE_KEYS: &[&str] = &[
+    "start_timeout",
+    "connect_timeout",
+    "request_timeout",
+    "retry_attempts",
+    "retry_budget",
+    "timeout",
+    "idle_timeout",
+    "cpu",
+    "memory",
+    "disk",
+    "milli_cpu",
+    "memory_mb",
+];
+
 impl Provider {
     /// The scheme, which is also the cargo feature: `e2b`, `daytona`, ...
     pub const fn scheme(self) -> &'static str {
@@ -153,6 +187,49 @@ impl Provider {
             Provider::Runloop => "runloop",
             Provider::Modal => "modal",
         }
+    }
+
+    /// The provider option the location's target sets: the E2B template,
+    /// the Daytona snapshot, the Runloop blueprint, the Modal app.
+    pub const fn target_key(self) -> &'static str {
+        match self {
+            Provider::E2b => "template",
+            Provider::Daytona => "snapshot",
+            Provider::Runloop => "blueprint",
+            Provider::Modal => "app",
+        }
+    }
+
+    /// The parameters a location of this provider takes, besides
+    /// `env.NAME` and `label.NAME`.
+    pub fn parameters(self) -> Vec<&'static str> {
+        let own: &[&str] = match self {
+            Provider::E2b => &["timeout", "domain", "envd_url"],
+            Provider::Daytona => &["timeout", "target", "cpu", "memory", "disk"],
+            Provider::Runloop => &[
+                "timeout",
+                "blueprint_name",
+                "blueprint_id",
+                "snapshot_id",
+                "resource_size",
+            ],
+            Provider::Modal => &[
+                "timeout",
+                "image",
+                "environment",
+                "builder_version",
+                "milli_cpu",
+                "memory_mb",
+                "idle_timeout",
+            ],
+        };
+        SHARED_REMOTE_KEYS
+            .iter()
+            // Modal authenticates with a token pair from its own variables.
+            .filter(|key| self != Provider::Modal || **key != "api_key_env")
+            .chain(own)
+            .copied()
+            .collect()
     }
 }
 
@@ -166,20 +243,30 @@ pub struct RemoteSpec {
     /// The template, snapshot, blueprint or app; the provider's default
     /// when empty.
     pub target: Option<String>,
-    /// The provider API's base URL, when not the public one.
-    pub api_url: Option<String>,
-    /// The environment variable holding the API key, when not the
-    /// provider's usual one.
-    pub api_key_env: Option<String>,
-    /// How long the sandbox may live.
-    pub timeout: Option<Duration>,
-    /// The image (Modal).
-    pub image: Option<String>,
-    /// The directory inside the sandbox that holds the virtual `/`.
-    pub root_dir: Option<String>,
-    /// The E2B in-sandbox daemon's base URL, when not derived from the
-    /// sandbox id (test servers).
-    pub envd_url: Option<String>,
+    /// The parameters, checked against [`Provider::parameters`]: string
+    /// keys of `backend-remote`'s `RemoteConfig::with_option`.
+    pub options: BTreeMap<String, String>,
+}
+
+impl RemoteSpec {
+    /// The value of the parameter `key`, when given.
+    pub fn option(&self, key: &str) -> Option<&str> {
+        self.options.get(key).map(String::as_str)
+    }
+
+    /// Every option for the provider: the parameters, and the target under
+    /// [`Provider::target_key`].
+    pub fn provider_options(&self) -> Vec<(&str, &str)> {
+        let mut options: Vec<(&str, &str)> = self
+            .options
+            .iter()
+            .map(|(key, value)| (key.as_str(), value.as_str()))
+            .collect();
+        if let Some(target) = &self.target {
+            options.push((self.provider.target_key(), target));
+        }
+        options
+    }
 }
 
 /// A default backend and routes by path prefix.
@@ -470,35 +557,14 @@ fn parse_location(location: &str, extra: BTreeMap<String, String>) -> Result<Bac
                 "runloop" => Provider::Runloop,
                 _ => Provider::Modal,
             };
-            let modal = provider == Provider::Modal;
+            let accepted = provider.parameters();
+            let options = params.take_remote(&accepted, NUMERIC_REMOTE_KEYS)?;
             let spec = RemoteSpec {
                 provider,
                 target: Some(target).filter(|t| !t.is_empty()),
-                api_url: params.take("api_url"),
-                // Modal authenticates with a token pair from its own
-                // variables, so it takes no single key variable.
-                api_key_env: if modal {
-                    None
-                } else {
-                    params.take("api_key_env")
-                },
-                timeout: params
-                    .take_with("timeout", "a number of seconds", |s| s.parse::<u64>().ok())?
-                    .map(Duration::from_secs),
-                image: if modal { params.take("image") } else { None },
-                root_dir: params.take("root_dir"),
-                envd_url: if provider == Provider::E2b {
-                    params.take("envd_url")
-                } else {
-                    None
-                },
+                options,
             };
-            let accepted: &[&str] = match provider {
-                Provider::Modal => &["api_url", "timeout", "image", "root_dir"],
-                Provider::E2b => &["api_url", "api_key_env", "timeout", "root_dir", "envd_url"],
-                _ => &["api_url", "api_key_env", "timeout", "root_dir"],
-            };
-            params.finish(accepted)?;
+            params.finish(&accepted)?;
             BackendSpec::Remote(spec)
         }
     };

@@ -2,8 +2,6 @@
 //! building gives the backend, or an error naming the missing feature or the
 //! bad parameter.
 
-use std::time::Duration;
-
 use agent_backend::{BackendSpec, ErrorKind, Provider};
 
 fn parse(location: &str) -> BackendSpec {
@@ -105,8 +103,18 @@ fn remote_locations_parse_for_each_provider() {
     let BackendSpec::Remote(e2b) = parse("e2b://t?timeout=300&api_url=http://localhost:1") else {
         panic!("not remote")
     };
-    assert_eq!(e2b.timeout, Some(Duration::from_secs(300)));
-    assert_eq!(e2b.api_url.as_deref(), Some("http://localhost:1"));
+    assert_eq!(e2b.option("timeout"), Some("300"));
+    assert_eq!(e2b.option("api_url"), Some("http://localhost:1"));
+    assert!(refused("e2b://t?timeout=soon").contains("`timeout`"));
+    let BackendSpec::Remote(env) = parse("daytona://s?env.GREETING=hi&label.team=x") else {
+        panic!("not remote")
+    };
+    assert_eq!(env.option("env.GREETING"), Some("hi"));
+    assert_eq!(
+        env.provider_options().last(),
+        Some(&("snapshot", "s")),
+        "the target is passed on under the provider's key"
+    );
     assert!(refused("e2b://t?image=x").contains("unknown parameter `image`"));
     assert!(refused("modal://app?api_key_env=K").contains("unknown parameter `api_key_env`"));
 }
@@ -193,4 +201,32 @@ fn specs_deserialize_inside_a_larger_config() {
     let config: ServerConfig =
         toml::from_str("backend = \"state://?quota=1k\"").expect("valid server config");
     assert!(matches!(config.backend, BackendSpec::State(s) if s.quota == Some(1024)));
+}
+
+/// Every key a location takes, the target key, and the secrets (which never
+/// go in a location): exactly what the provider accepts.
+#[cfg(all(
+    feature = "e2b",
+    feature = "daytona",
+    feature = "runloop",
+    feature = "modal"
+))]
+#[test]
+fn remote_location_parameters_match_the_provider_options() {
+    use agent_backend::remote::{self, RemoteConfig};
+
+    fn check<P: remote::Provider>(provider: Provider, secrets: &[&str]) {
+        let mut ours = provider.parameters();
+        ours.push(provider.target_key());
+        ours.extend_from_slice(secrets);
+        ours.sort_unstable();
+        let mut theirs = RemoteConfig::<P>::option_keys();
+        theirs.sort_unstable();
+        assert_eq!(ours, theirs, "{}", provider.scheme());
+    }
+
+    check::<remote::e2b::E2b>(Provider::E2b, &["api_key"]);
+    check::<remote::daytona::Daytona>(Provider::Daytona, &["api_key"]);
+    check::<remote::runloop::Runloop>(Provider::Runloop, &["api_key"]);
+    check::<remote::modal::Modal>(Provider::Modal, &["token_id", "token_secret"]);
 }

@@ -50,6 +50,39 @@ async fn state_compiled_out_names_its_feature() {
 
 #[cfg(feature = "local")]
 #[tokio::test]
+async fn file_location_creates_a_missing_directory_as_the_server_does() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let root = dir.path().join("fresh").join("workspace");
+    let built = open(&format!("file://{}", root.display()))
+        .await
+        .expect("a missing directory is created");
+    assert!(root.is_dir());
+    built
+        .backend()
+        .write_str("/notes.md", "hello\n")
+        .await
+        .expect("write");
+    assert_eq!(
+        std::fs::read_to_string(root.join("notes.md")).expect("on disk"),
+        "hello\n"
+    );
+}
+
+#[cfg(feature = "local")]
+#[tokio::test]
+async fn file_location_under_a_file_is_refused_with_the_path() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(dir.path().join("plain"), "x").expect("seed");
+    let root = dir.path().join("plain").join("ws");
+    let err = open(&format!("file://{}", root.display()))
+        .await
+        .expect_err("a file is in the way");
+    assert_eq!(err.kind(), ErrorKind::InvalidArgument, "{err}");
+    assert!(err.message().contains("plain"), "{err}");
+}
+
+#[cfg(feature = "local")]
+#[tokio::test]
 async fn file_location_builds_a_store_over_the_directory() {
     let dir = tempfile::tempdir().expect("temp dir");
     std::fs::write(dir.path().join("seed.txt"), "from the host").expect("seed");

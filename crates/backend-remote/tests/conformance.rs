@@ -12,11 +12,12 @@ use backend_conformance::Subject;
 
 /// Quick retries, so that faults never slow the suite down.
 #[cfg(any(feature = "e2b", feature = "daytona", feature = "runloop"))]
-fn fast_retries() -> backend_remote::http::RetryPolicy {
-    backend_remote::http::RetryPolicy {
-        max_retries: 3,
+fn fast_retries() -> backend_remote::RetryPolicy {
+    backend_remote::RetryPolicy {
+        max_attempts: 4,
         initial_backoff: Duration::from_millis(10),
         max_backoff: Duration::from_secs(1),
+        ..Default::default()
     }
 }
 
@@ -55,7 +56,7 @@ async fn make_runloop() -> Subject {
     use backend_remote::runloop::{RunloopConfig, RunloopSandbox};
     let fake = remote_fakes::runloop::FakeRunloop::start().await;
     let config = RunloopConfig::new(fake.api_key())
-        .base_url(fake.base_url())
+        .api_url(fake.base_url())
         .root_dir(fake.new_workdir())
         .retry(fast_retries());
     let sandbox = RunloopSandbox::create(config)
@@ -104,7 +105,7 @@ mod modal {
     async fn make_modal() -> Subject {
         let fake = FakeModal::shared();
         let config = ModalConfig::new(TOKEN_ID, TOKEN_SECRET)
-            .server_url(fake.api_url())
+            .api_url(fake.api_url())
             .root_dir(fake.new_workdir());
         let sandbox = ModalSandbox::create(config)
             .await

@@ -4,16 +4,17 @@
 use std::time::{Duration, Instant};
 
 use backend_core::{BackendExt, ErrorKind, ExecRequest, Sandbox};
+use backend_remote::RetryPolicy;
 use backend_remote::daytona::{DaytonaConfig, DaytonaSandbox};
-use backend_remote::http::RetryPolicy;
 use remote_fakes::Fault;
 use remote_fakes::daytona::{BROKEN_SNAPSHOT, FakeDaytona};
 
 fn fast_retries() -> RetryPolicy {
     RetryPolicy {
-        max_retries: 3,
+        max_attempts: 4,
         initial_backoff: Duration::from_millis(10),
         max_backoff: Duration::from_secs(2),
+        ..Default::default()
     }
 }
 
@@ -138,7 +139,7 @@ async fn wrong_api_key_names_the_env_var_and_hides_the_key() {
     let fake = FakeDaytona::start().await;
     let bad = DaytonaConfig::new("dtn_wrong_secret_key").api_url(fake.api_url());
     let e = DaytonaSandbox::create(bad).await.expect_err("401");
-    assert_eq!(e.kind(), ErrorKind::PermissionDenied);
+    assert_eq!(e.kind(), ErrorKind::Unauthenticated);
     assert!(e.message().contains("DAYTONA_API_KEY"), "{}", e.message());
     assert!(!format!("{e:?} {e}").contains("wrong_secret"));
 }

@@ -4,16 +4,17 @@
 use std::time::{Duration, Instant};
 
 use backend_core::{Backend, BackendExt, ErrorKind, ExecRequest, GrepRequest, Sandbox};
+use backend_remote::RetryPolicy;
 use backend_remote::e2b::{E2bConfig, E2bSandbox};
-use backend_remote::http::RetryPolicy;
 use remote_fakes::Fault;
 use remote_fakes::e2b::FakeE2b;
 
 fn fast_retries() -> RetryPolicy {
     RetryPolicy {
-        max_retries: 3,
+        max_attempts: 4,
         initial_backoff: Duration::from_millis(10),
         max_backoff: Duration::from_secs(2),
+        ..Default::default()
     }
 }
 
@@ -168,7 +169,7 @@ async fn wrong_api_key_names_the_env_var_and_hides_the_key() {
         .api_url(fake.api_url())
         .envd_url(fake.envd_url());
     let e = E2bSandbox::create(bad).await.expect_err("401");
-    assert_eq!(e.kind(), ErrorKind::PermissionDenied);
+    assert_eq!(e.kind(), ErrorKind::Unauthenticated);
     assert!(e.message().contains("E2B_API_KEY"), "{}", e.message());
     assert!(!format!("{e:?} {e}").contains("wrong_secret"));
 }

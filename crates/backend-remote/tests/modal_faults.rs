@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use backend_core::{Backend, BackendExt, ErrorKind, ExecEvent, ExecRequest, Sandbox};
-use backend_remote::http::RetryPolicy;
+use backend_remote::RetryPolicy;
 use backend_remote::modal::{ModalConfig, ModalSandbox};
 use futures::StreamExt;
 use remote_fakes::modal::{FakeModal, TOKEN_ID, TOKEN_SECRET};
@@ -15,15 +15,16 @@ use tonic::Code;
 /// Quick retries so the tests stay short.
 fn fast_retry() -> RetryPolicy {
     RetryPolicy {
-        max_retries: 3,
+        max_attempts: 4,
         initial_backoff: Duration::from_millis(20),
         max_backoff: Duration::from_millis(200),
+        ..Default::default()
     }
 }
 
 fn config(fake: &FakeModal) -> ModalConfig {
     ModalConfig::new(TOKEN_ID, TOKEN_SECRET)
-        .server_url(fake.api_url())
+        .api_url(fake.api_url())
         .root_dir(fake.new_workdir())
         .retry(fast_retry())
 }
@@ -52,12 +53,12 @@ async fn retries_of_a_safe_call_give_up_with_unavailable_and_terminate_the_sandb
         .await
         .expect_err("task id never comes");
     assert_eq!(e.kind(), ErrorKind::Unavailable, "{e}");
-    assert!(e.is_retryable(), "{e}");
-    assert_eq!(
-        fake.calls("SandboxGetTaskId"),
-        4,
-        "first attempt plus max_retries"
+    assert!(
+        !e.is_retryable(),
+        "retrying has already been tried and given up: {e}"
     );
+    assert_eq!(e.context_value("attempts"), Some("4"), "{e}");
+    assert_eq!(fake.calls("SandboxGetTaskId"), 4, "all of max_attempts");
     assert_eq!(fake.created_sandboxes(), 1);
     assert_eq!(
         fake.live_sandboxes(),
@@ -133,10 +134,10 @@ async fn dropped_router_connection_mid_command_is_unavailable_without_hanging() 
 async fn wrong_token_is_refused_with_the_variables_to_set() {
     let fake = FakeModal::start().await;
     let config = ModalConfig::new("ak-wrong", "as-wrong")
-        .server_url(fake.api_url())
+        .api_url(fake.api_url())
         .root_dir(fake.new_workdir());
     let e = ModalSandbox::create(config).await.expect_err("refused");
-    assert_eq!(e.kind(), ErrorKind::PermissionDenied, "{e}");
+    assert_eq!(e.kind(), ErrorKind::Unauthenticated, "{e}");
     assert!(e.message().contains("MODAL_TOKEN_ID"), "{e}");
     assert!(e.message().contains("MODAL_TOKEN_SECRET"), "{e}");
     assert!(
@@ -154,7 +155,7 @@ async fn wrong_token_is_refused_with_the_variables_to_set() {
 async fn missing_token_is_reported_before_any_call() {
     let fake = FakeModal::start().await;
     let config = ModalConfig::new("", "")
-        .server_url(fake.api_url())
+        .api_url(fake.api_url())
         .root_dir(fake.new_workdir());
     let e = ModalSandbox::create(config).await.expect_err("no token");
     assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{e}");

@@ -4,22 +4,23 @@
 use std::time::{Duration, Instant};
 
 use backend_core::{Backend, BackendExt, ErrorKind, ExecRequest, Sandbox};
-use backend_remote::http::RetryPolicy;
+use backend_remote::RetryPolicy;
 use backend_remote::runloop::{RunloopConfig, RunloopSandbox};
 use remote_fakes::Fault;
 use remote_fakes::runloop::FakeRunloop;
 
 fn fast_retries() -> RetryPolicy {
     RetryPolicy {
-        max_retries: 3,
+        max_attempts: 4,
         initial_backoff: Duration::from_millis(10),
         max_backoff: Duration::from_secs(2),
+        ..Default::default()
     }
 }
 
 fn config(fake: &FakeRunloop) -> RunloopConfig {
     RunloopConfig::new(fake.api_key())
-        .base_url(fake.base_url())
+        .api_url(fake.base_url())
         .root_dir(fake.new_workdir())
         .retry(fast_retries())
 }
@@ -179,9 +180,9 @@ async fn dropped_connection_while_waiting_for_a_command_is_unavailable_not_a_han
 #[tokio::test]
 async fn wrong_api_key_names_the_env_var_and_hides_the_key() {
     let fake = FakeRunloop::start().await;
-    let bad = RunloopConfig::new("ak_wrong_secret_key").base_url(fake.base_url());
+    let bad = RunloopConfig::new("ak_wrong_secret_key").api_url(fake.base_url());
     let e = RunloopSandbox::create(bad).await.expect_err("401");
-    assert_eq!(e.kind(), ErrorKind::PermissionDenied);
+    assert_eq!(e.kind(), ErrorKind::Unauthenticated);
     assert!(e.message().contains("RUNLOOP_API_KEY"), "{}", e.message());
     assert!(!format!("{e:?} {e}").contains("wrong_secret"));
 }

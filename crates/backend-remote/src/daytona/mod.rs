@@ -2,73 +2,69 @@
 //! sandbox's toolbox (reached through its `toolboxProxyUrl`) for files and,
 //! through the session API, for commands with stdout and stderr kept apart.
 
+mod api;
 mod config;
 mod toolbox;
 
 use std::sync::Arc;
-use std::time::Instant;
 
-use backend_core::{Error, ErrorKind, Operation, Result};
-use serde::Deserialize;
+use backend_core::{Error, Result};
 
-pub use config::DaytonaConfig;
+pub use config::{Daytona, DaytonaConfig, DaytonaSettings};
 
-use crate::http::client::{HttpClient, Retry};
-use crate::http::remote::RemoteSandbox;
-use crate::http::{ApiKey, forward_sandbox};
+use crate::http::client::{HttpClient, Repeat};
+use crate::options::RemoteOptions;
+use crate::provider::{Defaults, Provider};
+use crate::sandbox::SandboxCore;
+use api::{Api, SandboxDto};
 use toolbox::Toolbox;
 
 /// A live Daytona sandbox. Implements [`backend_core::Sandbox`]; `close()`
 /// deletes it.
-#[derive(Debug)]
-pub struct DaytonaSandbox {
-    inner: RemoteSandbox,
-}
+pub type DaytonaSandbox = crate::RemoteSandbox<Daytona>;
 
-/// The API side of one sandbox.
-#[derive(Debug)]
-pub(crate) struct Api {
-    client: HttpClient,
-    api_url: String,
-    api_key: ApiKey,
-    sandbox_id: String,
-}
+impl Provider for Daytona {
+    const NAME: &'static str = "Daytona";
+    const DEFAULTS: Defaults = Defaults {
+        api_url: "https://app.daytona.io/api",
+        root_dir: "/home/daytona/workspace",
+        start_secs: 120,
+    };
+    const ENV: &'static [(&'static str, &'static str)] = &[
+        ("DAYTONA_API_KEY", "api_key"),
+        ("DAYTONA_API_URL", "api_url"),
+        ("DAYTONA_TARGET", "target"),
+    ];
+    const KEYS: &'static [&'static str] =
+        &["snapshot", "target", "cpu", "memory", "disk", "timeout"];
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct SandboxDto {
-    id: String,
-    #[serde(default)]
-    state: Option<String>,
-    #[serde(default)]
-    toolbox_proxy_url: Option<String>,
-    #[serde(default)]
-    error_reason: Option<String>,
-}
+    type Settings = DaytonaSettings;
 
-impl DaytonaSandbox {
-    /// Creates a sandbox (`POST /sandbox`), waits until it is `started`
-    /// (failing fast on `error` or `build_failed`), and prepares its work
-    /// directory. A sandbox that fails to start is deleted.
-    pub async fn create(config: DaytonaConfig) -> Result<Self> {
-        let client = HttpClient::new("Daytona", "DAYTONA_API_KEY", config.timeouts, config.retry)
-            .map_err(|e| e.with_operation(Operation::Create))?;
-        let mut body = serde_json::json!({
-            "env": config.env,
-            "labels": config.labels,
-        });
+    /// `POST /sandbox`, then waits until it is `started` (failing fast on
+    /// `error` or `build_failed`) and prepares its work directory. A sandbox
+    /// that fails to start is deleted.
+    async fn create(
+        api_url: String,
+        options: RemoteOptions,
+        settings: DaytonaSettings,
+    ) -> Result<SandboxCore> {
+        let client = HttpClient::for_options(Self::NAME, &options)?;
+        let mut body = serde_json::json!({ "env": options.env, "labels": options.labels });
         let fields = [
             (
                 "snapshot",
-                config.snapshot.clone().map(serde_json::Value::from),
+                settings.snapshot.clone().map(serde_json::Value::from),
             ),
-            ("target", config.target.clone().map(serde_json::Value::from)),
-            ("cpu", config.cpu.map(serde_json::Value::from)),
-            ("memory", config.memory_gib.map(serde_json::Value::from)),
-            ("disk", config.disk_gib.map(serde_json::Value::from)),
+            (
+                "target",
+                settings.target.clone().map(serde_json::Value::from),
+            ),
+            ("cpu", settings.cpu.map(serde_json::Value::from)),
+            ("memory", settings.memory_gib.map(serde_json::Value::from)),
+            ("disk", settings.disk_gib.map(serde_json::Value::from)),
             (
                 "autoStopInterval",
-                config.auto_stop_minutes.map(serde_json::Value::from),
+                settings.auto_stop_minutes.map(serde_json::Value::from),
             ),
         ];
         for (name, value) in fields {
@@ -76,129 +72,40 @@ impl DaytonaSandbox {
                 body[name] = value;
             }
         }
-        let url = format!("{}/sandbox", config.api_url);
+        let url = format!("{api_url}/sandbox");
         let response = client
-            .send("create sandbox", Retry::Throttled, |http| {
+            .send("create sandbox", Repeat::Throttled, |http| {
                 http.post(&url)
-                    .bearer_auth(config.api_key.expose())
+                    .bearer_auth(options.api_key.expose())
                     .json(&body)
             })
-            .await
-            .map_err(|e| e.with_operation(Operation::Create))?;
-        let created: SandboxDto = client
-            .read_json("create sandbox", response)
-            .await
-            .map_err(|e| e.with_operation(Operation::Create))?;
+            .await?;
+        let created: SandboxDto = client.read_json("create sandbox", response).await?;
         let api = Arc::new(Api {
             client: client.clone(),
-            api_url: config.api_url.clone(),
-            api_key: config.api_key.clone(),
+            api_url,
+            api_key: options.api_key.clone(),
             sandbox_id: created.id.clone(),
         });
-        let started = match api.wait_started(created, &config).await {
-            Ok(dto) => dto,
-            Err(e) => {
+        let started = api
+            .wait_started(created, options.start_timeout, settings.poll_interval)
+            .await;
+        let proxy = match started.map(|dto| dto.toolbox_proxy_url) {
+            Ok(Some(proxy)) => proxy,
+            failed => {
                 let _ = api.delete().await;
-                return Err(e.with_operation(Operation::Create));
+                return Err(failed.err().unwrap_or_else(|| {
+                    Error::internal("Daytona returned a started sandbox without a toolboxProxyUrl")
+                }));
             }
-        };
-        let Some(proxy) = started.toolbox_proxy_url else {
-            let _ = api.delete().await;
-            return Err(Error::internal(
-                "Daytona returned a started sandbox without a toolboxProxyUrl",
-            )
-            .with_operation(Operation::Create));
         };
         let toolbox = Toolbox {
             client,
             base: format!("{}/{}", proxy.trim_end_matches('/'), api.sandbox_id),
-            api_key: config.api_key.clone(),
-            poll_interval: config.poll_interval,
+            api_key: options.api_key.clone(),
+            poll_interval: settings.poll_interval,
             api,
         };
-        let inner = RemoteSandbox::open(Arc::new(toolbox), &config.root_dir)
-            .await
-            .map_err(|e| e.or_operation(Operation::Create))?;
-        Ok(DaytonaSandbox { inner })
-    }
-
-    /// Reads [`DaytonaConfig::from_env`] and creates a sandbox.
-    pub async fn from_env() -> Result<Self> {
-        Self::create(DaytonaConfig::from_env()?).await
-    }
-
-    /// The directory inside the sandbox where the virtual `/` lives.
-    pub fn root_dir(&self) -> &str {
-        self.inner.root_dir()
+        SandboxCore::open(Arc::new(toolbox), &options.root_dir).await
     }
 }
-
-impl Api {
-    async fn get(&self) -> Result<SandboxDto> {
-        let url = format!("{}/sandbox/{}", self.api_url, self.sandbox_id);
-        let response = self
-            .client
-            .send("get sandbox", Retry::Idempotent, |http| {
-                http.get(&url).bearer_auth(self.api_key.expose())
-            })
-            .await?;
-        self.client.read_json("get sandbox", response).await
-    }
-
-    async fn wait_started(
-        &self,
-        mut dto: SandboxDto,
-        config: &DaytonaConfig,
-    ) -> Result<SandboxDto> {
-        let began = Instant::now();
-        loop {
-            match dto.state.as_deref() {
-                Some("started") => return Ok(dto),
-                Some(state @ ("error" | "build_failed")) => {
-                    let reason = dto.error_reason.as_deref().unwrap_or("no reason given");
-                    return Err(Error::new(
-                        ErrorKind::Unavailable,
-                        format!(
-                            "Daytona sandbox {} ended in state {state}: {reason}",
-                            self.sandbox_id
-                        ),
-                    )
-                    .with_context("provider", "Daytona"));
-                }
-                _ => {}
-            }
-            if began.elapsed() > config.start_timeout {
-                return Err(Error::new(
-                    ErrorKind::Timeout,
-                    format!(
-                        "Daytona sandbox {} did not start within {:?} (last state {})",
-                        self.sandbox_id,
-                        config.start_timeout,
-                        dto.state.as_deref().unwrap_or("unknown")
-                    ),
-                )
-                .with_retryable(true));
-            }
-            tokio::time::sleep(config.poll_interval).await;
-            dto = self.get().await?;
-        }
-    }
-
-    /// `DELETE /sandbox/{id}`; 404 means already gone.
-    pub(crate) async fn delete(&self) -> Result<()> {
-        let url = format!("{}/sandbox/{}", self.api_url, self.sandbox_id);
-        match self
-            .client
-            .send("delete sandbox", Retry::Idempotent, |http| {
-                http.delete(&url).bearer_auth(self.api_key.expose())
-            })
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) if e.kind() == ErrorKind::FileNotFound => Ok(()),
-            Err(e) => Err(e),
-        }
-    }
-}
-
-forward_sandbox!(DaytonaSandbox);

@@ -8,11 +8,12 @@ use backend_core::{Error, ErrorKind, Result};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::Api;
-use crate::http::client::{HttpClient, Retry};
-use crate::http::remote::{Entry, RawEvent, RawStream, Remote, Running};
-use crate::http::shell::quote;
-use crate::http::{ApiKey, parse_rfc3339};
+use super::api::Api;
+use crate::http::client::{HttpClient, Repeat};
+use crate::http::timestamp::parse_rfc3339;
+use crate::sandbox::remote::{Entry, RawEvent, RawStream, Remote, Running};
+use crate::sandbox::shell::quote;
+use crate::secret::ApiKey;
 
 #[derive(Debug)]
 pub(crate) struct Toolbox {
@@ -83,7 +84,7 @@ impl Session {
         let url = format!("{}/process/session/{}/{path}", self.base, self.id);
         let response = self
             .client
-            .send(call, Retry::Idempotent, |http| {
+            .send(call, Repeat::Idempotent, |http| {
                 http.get(&url)
                     .bearer_auth(self.api_key.expose())
                     .header("Accept", "application/json")
@@ -97,7 +98,7 @@ impl Session {
         let url = format!("{}/process/session/{}", self.base, self.id);
         let outcome = self
             .client
-            .send("delete session", Retry::Idempotent, |http| {
+            .send("delete session", Repeat::Idempotent, |http| {
                 http.delete(&url).bearer_auth(self.api_key.expose())
             })
             .await;
@@ -141,7 +142,7 @@ impl Remote for Toolbox {
         let create_url = self.url("process/session");
         let body = json!({ "sessionId": session.id });
         self.client
-            .send("create session", Retry::Throttled, |http| {
+            .send("create session", Repeat::Throttled, |http| {
                 http.post(&create_url)
                     .bearer_auth(self.api_key.expose())
                     .json(&body)
@@ -152,7 +153,7 @@ impl Remote for Toolbox {
         let body = json!({ "command": format!("sh -c {}", quote(&line)), "runAsync": true });
         let started = self
             .client
-            .send("execute command", Retry::Never, |http| {
+            .send("execute command", Repeat::Never, |http| {
                 http.post(&exec_url)
                     .bearer_auth(self.api_key.expose())
                     .json(&body)
@@ -217,7 +218,7 @@ impl Remote for Toolbox {
         let url = self.url("files/download");
         let response = self
             .client
-            .send("download file", Retry::Idempotent, |http| {
+            .send("download file", Repeat::Idempotent, |http| {
                 http.get(&url)
                     .bearer_auth(self.api_key.expose())
                     .query(&[("path", abs)])
@@ -230,7 +231,7 @@ impl Remote for Toolbox {
         let url = self.url("files/bulk-upload");
         let name = abs.rsplit('/').next().unwrap_or("file").to_owned();
         self.client
-            .send("upload file", Retry::Idempotent, |http| {
+            .send("upload file", Repeat::Idempotent, |http| {
                 let part = reqwest::multipart::Part::bytes(content.clone()).file_name(name.clone());
                 let form = reqwest::multipart::Form::new()
                     .text("files[0].path", abs.to_owned())
@@ -247,7 +248,7 @@ impl Remote for Toolbox {
         let url = self.url("files/info");
         let outcome = self
             .client
-            .send("file info", Retry::Idempotent, |http| {
+            .send("file info", Repeat::Idempotent, |http| {
                 http.get(&url)
                     .bearer_auth(self.api_key.expose())
                     .query(&[("path", abs)])
@@ -267,7 +268,7 @@ impl Remote for Toolbox {
         let url = self.url("files");
         let response = self
             .client
-            .send("list files", Retry::Idempotent, |http| {
+            .send("list files", Repeat::Idempotent, |http| {
                 http.get(&url)
                     .bearer_auth(self.api_key.expose())
                     .query(&[("path", abs)])
@@ -280,7 +281,7 @@ impl Remote for Toolbox {
     async fn make_dir(&self, abs: &str) -> Result<()> {
         let url = self.url("files/folder");
         self.client
-            .send("create folder", Retry::Idempotent, |http| {
+            .send("create folder", Repeat::Idempotent, |http| {
                 http.post(&url)
                     .bearer_auth(self.api_key.expose())
                     .query(&[("path", abs), ("mode", "755")])
@@ -293,7 +294,7 @@ impl Remote for Toolbox {
         let url = self.url("files");
         match self
             .client
-            .send("delete file", Retry::Idempotent, |http| {
+            .send("delete file", Repeat::Idempotent, |http| {
                 http.delete(&url)
                     .bearer_auth(self.api_key.expose())
                     .query(&[("path", abs), ("recursive", "true")])

@@ -11,11 +11,53 @@ use bytes::BytesMut;
 use futures::StreamExt;
 use serde_json::{Value, json};
 
-use super::Control;
 use super::connect::{END_STREAM, end_stream_error, envelope, take_frame};
-use crate::http::client::{HttpClient, Retry};
-use crate::http::remote::{Entry, RawEvent, RawStream, Remote, Running};
-use crate::http::{ApiKey, parse_rfc3339};
+use crate::http::client::{HttpClient, Repeat};
+use crate::http::timestamp::parse_rfc3339;
+use crate::sandbox::remote::{Entry, RawEvent, RawStream, Remote, Running};
+use crate::secret::ApiKey;
+
+/// The control-plane side: the API base URL, key and sandbox id.
+#[derive(Debug)]
+pub(crate) struct Control {
+    pub(crate) client: HttpClient,
+    pub(crate) api_url: String,
+    pub(crate) api_key: ApiKey,
+    pub(crate) sandbox_id: String,
+}
+
+impl Control {
+    /// `DELETE /sandboxes/{id}`; 404 means already gone.
+    async fn kill(&self) -> Result<()> {
+        let url = format!("{}/sandboxes/{}", self.api_url, self.sandbox_id);
+        match self
+            .client
+            .send("kill sandbox", Repeat::Idempotent, |http| {
+                http.delete(&url).header("X-API-Key", self.api_key.expose())
+            })
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) if e.kind() == ErrorKind::FileNotFound => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// `POST /sandboxes/{id}/timeout`: the sandbox expires `lifetime` from
+    /// now.
+    async fn set_lifetime(&self, lifetime: Duration) -> Result<()> {
+        let url = format!("{}/sandboxes/{}/timeout", self.api_url, self.sandbox_id);
+        let body = json!({ "timeout": lifetime.as_secs() });
+        self.client
+            .send("set sandbox timeout", Repeat::Idempotent, |http| {
+                http.post(&url)
+                    .header("X-API-Key", self.api_key.expose())
+                    .json(&body)
+            })
+            .await
+            .map(drop)
+    }
+}
 
 /// One sandbox's envd.
 #[derive(Debug)]
@@ -40,13 +82,13 @@ impl Envd {
         call: &'static str,
         path: &str,
         body: Value,
-        retry: Retry,
+        repeat: Repeat,
     ) -> Result<Value> {
         let url = format!("{}/{path}", self.base);
         let body = body.to_string();
         let response = self
             .client
-            .send(call, retry, |http| {
+            .send(call, repeat, |http| {
                 self.auth(http.post(&url))
                     .header("Content-Type", "application/json")
                     .header("Connect-Protocol-Version", "1")
@@ -221,7 +263,7 @@ impl Remote for Envd {
         // Never retried: a lost response may mean the command already ran.
         let response = self
             .client
-            .send("start process", Retry::Never, |http| {
+            .send("start process", Repeat::Never, |http| {
                 self.auth(http.post(&url))
                     .header("Content-Type", "application/connect+json")
                     .header("Connect-Timeout-Ms", &deadline_ms)
@@ -265,7 +307,7 @@ impl Remote for Envd {
                 let body =
                     json!({ "process": { "pid": pid }, "signal": "SIGNAL_SIGKILL" }).to_string();
                 let outcome = client
-                    .send("kill process", Retry::Idempotent, |http| {
+                    .send("kill process", Repeat::Idempotent, |http| {
                         let request = http
                             .post(&signal_url)
                             .header("Content-Type", "application/json")
@@ -289,7 +331,7 @@ impl Remote for Envd {
         let url = format!("{}/files", self.base);
         let response = self
             .client
-            .send("download file", Retry::Idempotent, |http| {
+            .send("download file", Repeat::Idempotent, |http| {
                 self.auth(http.get(&url)).query(&[("path", abs)])
             })
             .await?;
@@ -300,7 +342,7 @@ impl Remote for Envd {
         let url = format!("{}/files", self.base);
         let name = abs.rsplit('/').next().unwrap_or("file").to_owned();
         self.client
-            .send("upload file", Retry::Idempotent, |http| {
+            .send("upload file", Repeat::Idempotent, |http| {
                 let part = reqwest::multipart::Part::bytes(content.clone()).file_name(name.clone());
                 let form = reqwest::multipart::Form::new().part("file", part);
                 self.auth(http.post(&url))
@@ -317,7 +359,7 @@ impl Remote for Envd {
                 "stat",
                 "filesystem.Filesystem/Stat",
                 json!({ "path": abs }),
-                Retry::Idempotent,
+                Repeat::Idempotent,
             )
             .await
         {
@@ -333,7 +375,7 @@ impl Remote for Envd {
                 "list directory",
                 "filesystem.Filesystem/ListDir",
                 json!({ "path": abs, "depth": 1 }),
-                Retry::Idempotent,
+                Repeat::Idempotent,
             )
             .await?;
         Ok(value
@@ -349,7 +391,7 @@ impl Remote for Envd {
                 "make directory",
                 "filesystem.Filesystem/MakeDir",
                 json!({ "path": abs }),
-                Retry::Throttled,
+                Repeat::Throttled,
             )
             .await
         {
@@ -365,7 +407,7 @@ impl Remote for Envd {
                 "remove",
                 "filesystem.Filesystem/Remove",
                 json!({ "path": abs }),
-                Retry::Idempotent,
+                Repeat::Idempotent,
             )
             .await
         {
@@ -377,5 +419,9 @@ impl Remote for Envd {
 
     async fn destroy(&self) -> Result<()> {
         self.control.kill().await
+    }
+
+    async fn set_lifetime(&self, lifetime: Duration) -> Result<()> {
+        self.control.set_lifetime(lifetime).await
     }
 }

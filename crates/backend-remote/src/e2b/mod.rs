@@ -8,34 +8,23 @@ mod connect;
 mod envd;
 
 use std::sync::Arc;
-use std::time::Duration;
 
-use backend_core::{Operation, Result};
+use backend_core::Result;
 use serde::Deserialize;
 
-pub use config::E2bConfig;
+pub use config::{E2b, E2bConfig, E2bSettings};
 
-use crate::http::client::{HttpClient, Retry};
-use crate::http::remote::RemoteSandbox;
-use crate::http::{ApiKey, forward_sandbox};
-use envd::Envd;
+use crate::http::client::{HttpClient, Repeat};
+use crate::options::RemoteOptions;
+use crate::provider::{Defaults, Provider};
+use crate::sandbox::SandboxCore;
+use crate::secret::ApiKey;
+use envd::{Control, Envd};
 
 /// A live E2B sandbox. Implements [`backend_core::Sandbox`]; `close()` kills
-/// it (an already-gone sandbox counts as closed).
-#[derive(Debug)]
-pub struct E2bSandbox {
-    inner: RemoteSandbox,
-    control: Arc<Control>,
-}
-
-/// The control-plane side: the API base URL, key and sandbox id.
-#[derive(Debug)]
-pub(crate) struct Control {
-    client: HttpClient,
-    api_url: String,
-    api_key: ApiKey,
-    sandbox_id: String,
-}
+/// it (an already-gone sandbox counts as closed), and
+/// [`set_lifetime`](crate::RemoteSandbox::set_lifetime) extends it.
+pub type E2bSandbox = crate::RemoteSandbox<E2b>;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -48,41 +37,59 @@ struct Created {
     domain: Option<String>,
 }
 
-impl E2bSandbox {
-    /// Creates a sandbox from `config` (`POST /v2/sandboxes`, with an
-    /// explicit lifetime) and prepares its work directory.
-    pub async fn create(config: E2bConfig) -> Result<Self> {
-        let client = HttpClient::new("E2B", "E2B_API_KEY", config.timeouts, config.retry)
-            .map_err(|e| e.with_operation(Operation::Create))?;
+impl Provider for E2b {
+    const NAME: &'static str = "E2B";
+    const DEFAULTS: Defaults = Defaults {
+        api_url: "https://api.e2b.app",
+        root_dir: "/home/user/workspace",
+        start_secs: 60,
+    };
+    const ENV: &'static [(&'static str, &'static str)] = &[
+        ("E2B_API_KEY", "api_key"),
+        ("E2B_DOMAIN", "domain"),
+        ("E2B_API_URL", "api_url"),
+    ];
+    const KEYS: &'static [&'static str] = &["template", "domain", "envd_url", "timeout"];
+
+    type Settings = E2bSettings;
+
+    fn default_api_url(settings: &E2bSettings) -> String {
+        format!("https://api.{}", settings.domain)
+    }
+
+    /// `POST /v2/sandboxes` with an explicit lifetime, then the work
+    /// directory through envd.
+    async fn create(
+        api_url: String,
+        options: RemoteOptions,
+        settings: E2bSettings,
+    ) -> Result<SandboxCore> {
+        let client = HttpClient::for_options(Self::NAME, &options)?;
         let body = serde_json::json!({
-            "templateID": config.template,
-            "timeout": config.lifetime.as_secs(),
-            "metadata": config.metadata,
-            "envVars": config.env_vars,
+            "templateID": settings.template,
+            "timeout": settings.lifetime.as_secs(),
+            "metadata": options.labels,
+            "envVars": options.env,
         });
-        let url = format!("{}/v2/sandboxes", config.api_url);
+        let url = format!("{api_url}/v2/sandboxes");
         let response = client
-            .send("create sandbox", Retry::Throttled, |http| {
+            .send("create sandbox", Repeat::Throttled, |http| {
                 http.post(&url)
-                    .header("X-API-Key", config.api_key.expose())
+                    .header("X-API-Key", options.api_key.expose())
                     .json(&body)
             })
-            .await
-            .map_err(|e| e.with_operation(Operation::Create))?;
-        let created: Created = client
-            .read_json("create sandbox", response)
-            .await
-            .map_err(|e| e.with_operation(Operation::Create))?;
+            .await?;
+        let created: Created = client.read_json("create sandbox", response).await?;
         let control = Arc::new(Control {
             client: client.clone(),
-            api_url: config.api_url.clone(),
-            api_key: config.api_key.clone(),
+            api_url,
+            api_key: options.api_key.clone(),
             sandbox_id: created.sandbox_id.clone(),
         });
-        let envd_url = match &config.envd_url {
-            Some(url) => url.trim_end_matches('/').to_owned(),
+        let envd_url = match &settings.envd_url {
+            Some(url) => url.clone(),
             None => {
-                let domain = created.domain.as_deref().unwrap_or(&config.domain);
+                let domain = created.domain.as_deref().unwrap_or(&settings.domain);
                 format!("https://49983-{}.{}", created.sandbox_id, domain)
             }
         };
@@ -91,57 +98,8 @@ impl E2bSandbox {
             client,
             base: envd_url,
             token: created.envd_access_token.map(ApiKey::new),
-            control: control.clone(),
+            control,
         };
-        let inner = RemoteSandbox::open(Arc::new(envd), &config.root_dir)
-            .await
-            .map_err(|e| e.or_operation(Operation::Create))?;
-        Ok(E2bSandbox { inner, control })
-    }
-
-    /// Reads [`E2bConfig::from_env`] and creates a sandbox.
-    pub async fn from_env() -> Result<Self> {
-        Self::create(E2bConfig::from_env()?).await
-    }
-
-    /// The directory inside the sandbox where the virtual `/` lives.
-    pub fn root_dir(&self) -> &str {
-        self.inner.root_dir()
-    }
-
-    /// Sets the sandbox to expire `lifetime` from now
-    /// (`POST /sandboxes/{id}/timeout`).
-    pub async fn set_lifetime(&self, lifetime: Duration) -> Result<()> {
-        let c = &self.control;
-        let url = format!("{}/sandboxes/{}/timeout", c.api_url, c.sandbox_id);
-        let body = serde_json::json!({ "timeout": lifetime.as_secs() });
-        c.client
-            .send("set sandbox timeout", Retry::Idempotent, |http| {
-                http.post(&url)
-                    .header("X-API-Key", c.api_key.expose())
-                    .json(&body)
-            })
-            .await
-            .map(drop)
+        SandboxCore::open(Arc::new(envd), &options.root_dir).await
     }
 }
-
-impl Control {
-    /// `DELETE /sandboxes/{id}`; 404 means already gone.
-    pub(crate) async fn kill(&self) -> Result<()> {
-        let url = format!("{}/sandboxes/{}", self.api_url, self.sandbox_id);
-        match self
-            .client
-            .send("kill sandbox", Retry::Idempotent, |http| {
-                http.delete(&url).header("X-API-Key", self.api_key.expose())
-            })
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) if e.kind() == backend_core::ErrorKind::FileNotFound => Ok(()),
-            Err(e) => Err(e),
-        }
-    }
-}
-
-forward_sandbox!(E2bSandbox);

@@ -1,55 +1,20 @@
-//! One reqwest client per backend: timeouts, retries where the provider says
-//! a call is safe to repeat, and provider errors mapped to [`ErrorKind`]s.
+//! One reqwest client per backend: timeouts, retries (through
+//! [`backend_core::retry`]) where the provider says a call is safe to
+//! repeat, and provider errors mapped to [`ErrorKind`]s.
 
 use std::time::Duration;
 
+use backend_core::retry::{RETRY_AFTER_KEY, Retry, RetryPolicy, retry_with};
 use backend_core::{Error, ErrorKind};
 use reqwest::header::HeaderMap;
 use reqwest::{Response, StatusCode};
 use tracing::Instrument;
 
-/// How failed calls that are safe to repeat are retried.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RetryPolicy {
-    /// Retries after the first attempt (0 turns retrying off).
-    pub max_retries: u32,
-    /// The first backoff; each retry doubles it.
-    pub initial_backoff: Duration,
-    /// The longest wait between attempts, including a server's `Retry-After`.
-    pub max_backoff: Duration,
-}
-
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        RetryPolicy {
-            max_retries: 3,
-            initial_backoff: Duration::from_millis(500),
-            max_backoff: Duration::from_secs(30),
-        }
-    }
-}
-
-/// Timeouts of the HTTP client.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Timeouts {
-    /// Establishing a connection.
-    pub connect: Duration,
-    /// A whole ordinary request (command and long-poll calls set their own).
-    pub request: Duration,
-}
-
-impl Default for Timeouts {
-    fn default() -> Self {
-        Timeouts {
-            connect: Duration::from_secs(10),
-            request: Duration::from_secs(60),
-        }
-    }
-}
+use crate::options::{RemoteOptions, Timeouts};
 
 /// Whether a call may be sent again after a failure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Retry {
+pub(crate) enum Repeat {
     /// Never: the call has effects that must not happen twice (command
     /// execution). Even a 429 is returned as an error.
     Never,
@@ -66,7 +31,7 @@ pub(crate) enum Retry {
 pub(crate) struct HttpClient {
     http: reqwest::Client,
     provider: &'static str,
-    key_env: &'static str,
+    key_env: String,
     retry: RetryPolicy,
 }
 
@@ -80,10 +45,24 @@ impl std::fmt::Debug for HttpClient {
 }
 
 impl HttpClient {
+    /// A client for `provider` with the timeouts and retries of `options`
+    /// (whose `api_key_env` the errors about the key name).
+    pub(crate) fn for_options(
+        provider: &'static str,
+        options: &RemoteOptions,
+    ) -> Result<Self, Error> {
+        Self::new(
+            provider,
+            options.api_key_env.clone(),
+            options.timeouts,
+            options.retry,
+        )
+    }
+
     /// A client for `provider`, whose key lives in the env var `key_env`.
     pub(crate) fn new(
         provider: &'static str,
-        key_env: &'static str,
+        key_env: String,
         timeouts: Timeouts,
         retry: RetryPolicy,
     ) -> Result<Self, Error> {
@@ -105,54 +84,48 @@ impl HttpClient {
     }
 
     /// Sends the request `build` makes (again for each attempt), retrying as
-    /// `retry` allows. Returns the response when its status is a success;
+    /// `repeat` allows. Returns the response when its status is a success;
     /// otherwise the provider's error mapped to an [`Error`].
     pub(crate) async fn send<F>(
         &self,
         call: &'static str,
-        retry: Retry,
+        repeat: Repeat,
         build: F,
     ) -> Result<Response, Error>
     where
         F: Fn(&reqwest::Client) -> reqwest::RequestBuilder,
     {
-        let mut attempt: u32 = 0;
-        loop {
+        let attempt = |attempt: u32| {
             let span =
                 tracing::debug_span!("provider_call", provider = self.provider, call, attempt);
-            let outcome = build(&self.http).send().instrument(span.clone()).await;
-            let may_retry = attempt < self.retry.max_retries;
-            match outcome {
-                Ok(response) if response.status().is_success() => return Ok(response),
-                Ok(response) => {
-                    let status = response.status();
-                    let headers = response.headers().clone();
-                    if may_retry && should_retry(retry, status, &headers) {
-                        let wait = self.backoff(attempt, &headers);
-                        span.in_scope(|| {
-                            tracing::debug!(status = status.as_u16(), ?wait, "retrying");
-                        });
-                        tokio::time::sleep(wait).await;
-                        attempt += 1;
-                        continue;
+            let request = build(&self.http);
+            async move {
+                match request.send().await {
+                    Ok(response) if response.status().is_success() => Ok(response),
+                    Ok(response) => {
+                        let status = response.status();
+                        let headers = response.headers().clone();
+                        let body = response.text().await.unwrap_or_default();
+                        let decision = decide(repeat, status, &headers);
+                        tracing::debug!(status = status.as_u16(), ?decision, "failed");
+                        let error = self.status_error(call, status, &headers, &body);
+                        Err(Failure { error, decision })
                     }
-                    let body = response.text().await.unwrap_or_default();
-                    let error = self.status_error(call, status, &headers, &body);
-                    span.in_scope(|| tracing::debug!(status = status.as_u16(), "failed"));
-                    return Err(error);
-                }
-                Err(e) => {
-                    if may_retry && retry == Retry::Idempotent && !e.is_builder() {
-                        let wait = self.backoff(attempt, &HeaderMap::new());
-                        span.in_scope(|| tracing::debug!(error = %e, ?wait, "retrying"));
-                        tokio::time::sleep(wait).await;
-                        attempt += 1;
-                        continue;
+                    Err(e) => {
+                        let decision = if repeat == Repeat::Idempotent && !e.is_builder() {
+                            Retry::Backoff
+                        } else {
+                            Retry::Stop
+                        };
+                        tracing::debug!(error = %e, ?decision, "failed");
+                        let error = self.transport_error(call, e);
+                        Err(Failure { error, decision })
                     }
-                    return Err(self.transport_error(call, e));
                 }
             }
-        }
+            .instrument(span)
+        };
+        retry_with(&self.retry, None, attempt, |f: &Failure| f.decision).await
     }
 
     /// Reads a whole success body as JSON. A body cut off by a dropped
@@ -189,30 +162,6 @@ impl HttpClient {
         Ok(bytes.to_vec())
     }
 
-    /// The wait before retry number `attempt + 1`: the server's
-    /// `retry-after-ms` or `Retry-After` when given, else exponential backoff.
-    fn backoff(&self, attempt: u32, headers: &HeaderMap) -> Duration {
-        let header = |name: &str| {
-            headers
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .map(str::trim)
-        };
-        let asked = header("retry-after-ms")
-            .and_then(|v| v.parse::<f64>().ok())
-            .map(|ms| Duration::from_secs_f64(ms.max(0.0) / 1000.0))
-            .or_else(|| {
-                header("retry-after")
-                    .and_then(|v| v.parse::<f64>().ok())
-                    .map(|s| Duration::from_secs_f64(s.max(0.0)))
-            });
-        let computed = self
-            .retry
-            .initial_backoff
-            .saturating_mul(2u32.saturating_pow(attempt));
-        asked.unwrap_or(computed).min(self.retry.max_backoff)
-    }
-
     /// A transport failure (no response) as an error.
     pub(crate) fn transport_error(&self, call: &str, e: reqwest::Error) -> Error {
         let provider = self.provider;
@@ -246,7 +195,7 @@ impl HttpClient {
         let (kind, retryable, hint) = match code {
             400 | 422 => (ErrorKind::InvalidArgument, false, String::new()),
             401 => (
-                ErrorKind::PermissionDenied,
+                ErrorKind::Unauthenticated,
                 false,
                 format!(
                     "; the API key was rejected: set {} to a valid key",
@@ -254,7 +203,7 @@ impl HttpClient {
                 ),
             ),
             403 => (
-                ErrorKind::PermissionDenied,
+                ErrorKind::Unauthenticated,
                 false,
                 format!("; check that the key in {} has access", self.key_env),
             ),
@@ -281,13 +230,60 @@ impl HttpClient {
         if let Some(id) = headers.get("x-request-id").and_then(|v| v.to_str().ok()) {
             error = error.with_context("request_id", id.to_owned());
         }
+        if let Some(wait) = retry_after(headers) {
+            error = error.with_context(RETRY_AFTER_KEY, wait.as_millis().to_string());
+        }
         error
     }
 }
 
-/// Whether a failed status may be retried under `retry`.
-fn should_retry(retry: Retry, status: StatusCode, headers: &HeaderMap) -> bool {
-    if retry == Retry::Never {
+/// A failed attempt: the error, and whether to try again.
+struct Failure {
+    error: Error,
+    decision: Retry,
+}
+
+impl From<Failure> for Error {
+    fn from(failure: Failure) -> Error {
+        failure.error
+    }
+}
+
+/// Whether a failed status may be retried under `repeat`, and after how
+/// long: the server's `retry-after-ms` or `Retry-After` when given, else
+/// the policy's backoff.
+fn decide(repeat: Repeat, status: StatusCode, headers: &HeaderMap) -> Retry {
+    if !should_retry(repeat, status, headers) {
+        return Retry::Stop;
+    }
+    match retry_after(headers) {
+        Some(wait) => Retry::After(wait),
+        None => Retry::Backoff,
+    }
+}
+
+/// The wait a server asks for: `retry-after-ms`, else `Retry-After` in
+/// seconds.
+fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+    };
+    header("retry-after-ms")
+        .and_then(|v| v.parse::<f64>().ok())
+        .map(|ms| Duration::from_secs_f64(ms.max(0.0) / 1000.0))
+        .or_else(|| {
+            header("retry-after")
+                .and_then(|v| v.parse::<f64>().ok())
+                .map(|s| Duration::from_secs_f64(s.max(0.0)))
+        })
+}
+
+/// Whether a failed status may be retried under `repeat`.
+fn should_retry(repeat: Repeat, status: StatusCode, headers: &HeaderMap) -> bool {
+    if repeat == Repeat::Never {
         return false;
     }
     let explicit = ["should-retry", "x-should-retry"]
@@ -298,10 +294,10 @@ fn should_retry(retry: Retry, status: StatusCode, headers: &HeaderMap) -> bool {
     if let Some(explicit) = explicit {
         return explicit;
     }
-    match retry {
-        Retry::Never => false,
-        Retry::Throttled => status == StatusCode::TOO_MANY_REQUESTS,
-        Retry::Idempotent => matches!(status.as_u16(), 408 | 409 | 429 | 500 | 502 | 503 | 504),
+    match repeat {
+        Repeat::Never => false,
+        Repeat::Throttled => status == StatusCode::TOO_MANY_REQUESTS,
+        Repeat::Idempotent => matches!(status.as_u16(), 408 | 409 | 429 | 500 | 502 | 503 | 504),
     }
 }
 
@@ -364,7 +360,7 @@ mod tests {
     fn client() -> HttpClient {
         HttpClient::new(
             "Test",
-            "TEST_API_KEY",
+            "TEST_API_KEY".to_owned(),
             Timeouts::default(),
             RetryPolicy::default(),
         )
@@ -372,22 +368,35 @@ mod tests {
     }
 
     #[test]
-    fn retry_after_ms_wins_over_retry_after_and_is_capped() {
-        let c = client();
+    fn retry_after_ms_wins_over_retry_after() {
         let mut h = HeaderMap::new();
         h.insert("retry-after", HeaderValue::from_static("7"));
         h.insert("retry-after-ms", HeaderValue::from_static("250"));
-        assert_eq!(c.backoff(0, &h), Duration::from_millis(250));
+        assert_eq!(
+            decide(Repeat::Idempotent, StatusCode::TOO_MANY_REQUESTS, &h),
+            Retry::After(Duration::from_millis(250))
+        );
         let mut h = HeaderMap::new();
         h.insert("retry-after", HeaderValue::from_static("3600"));
-        assert_eq!(c.backoff(0, &h), Duration::from_secs(30));
+        assert_eq!(retry_after(&h), Some(Duration::from_secs(3600)));
+        let e = client().status_error("create", StatusCode::TOO_MANY_REQUESTS, &h, "");
+        assert_eq!(e.context_value(RETRY_AFTER_KEY), Some("3600000"));
     }
 
     #[test]
-    fn backoff_doubles_without_server_hint() {
-        let c = client();
-        assert_eq!(c.backoff(0, &HeaderMap::new()), Duration::from_millis(500));
-        assert_eq!(c.backoff(2, &HeaderMap::new()), Duration::from_secs(2));
+    fn backoff_without_server_hint() {
+        assert_eq!(
+            decide(
+                Repeat::Idempotent,
+                StatusCode::BAD_GATEWAY,
+                &HeaderMap::new()
+            ),
+            Retry::Backoff
+        );
+        assert_eq!(
+            decide(Repeat::Never, StatusCode::BAD_GATEWAY, &HeaderMap::new()),
+            Retry::Stop
+        );
     }
 
     #[test]
@@ -395,19 +404,19 @@ mod tests {
         let mut h = HeaderMap::new();
         h.insert("x-should-retry", HeaderValue::from_static("false"));
         assert!(!should_retry(
-            Retry::Idempotent,
+            Repeat::Idempotent,
             StatusCode::SERVICE_UNAVAILABLE,
             &h
         ));
         let mut h = HeaderMap::new();
         h.insert("Should-Retry", HeaderValue::from_static("true"));
         assert!(should_retry(
-            Retry::Throttled,
+            Repeat::Throttled,
             StatusCode::INTERNAL_SERVER_ERROR,
             &h
         ));
         assert!(!should_retry(
-            Retry::Never,
+            Repeat::Never,
             StatusCode::TOO_MANY_REQUESTS,
             &h
         ));
@@ -417,25 +426,35 @@ mod tests {
     fn throttled_calls_retry_only_429() {
         let h = HeaderMap::new();
         assert!(should_retry(
-            Retry::Throttled,
+            Repeat::Throttled,
             StatusCode::TOO_MANY_REQUESTS,
             &h
         ));
-        assert!(!should_retry(Retry::Throttled, StatusCode::BAD_GATEWAY, &h));
-        assert!(should_retry(Retry::Idempotent, StatusCode::BAD_GATEWAY, &h));
+        assert!(!should_retry(
+            Repeat::Throttled,
+            StatusCode::BAD_GATEWAY,
+            &h
+        ));
+        assert!(should_retry(
+            Repeat::Idempotent,
+            StatusCode::BAD_GATEWAY,
+            &h
+        ));
     }
 
     #[test]
     fn unauthorized_names_the_env_var_and_keeps_the_message() {
-        let e = client().status_error(
-            "create",
-            StatusCode::UNAUTHORIZED,
-            &HeaderMap::new(),
-            r#"{"code":401,"message":"Invalid API key"}"#,
-        );
-        assert_eq!(e.kind(), ErrorKind::PermissionDenied);
-        assert!(e.message().contains("TEST_API_KEY"), "{}", e.message());
-        assert!(e.message().contains("Invalid API key"), "{}", e.message());
+        for status in [StatusCode::UNAUTHORIZED, StatusCode::FORBIDDEN] {
+            let e = client().status_error(
+                "create",
+                status,
+                &HeaderMap::new(),
+                r#"{"code":401,"message":"Invalid API key"}"#,
+            );
+            assert_eq!(e.kind(), ErrorKind::Unauthenticated);
+            assert!(e.message().contains("TEST_API_KEY"), "{}", e.message());
+            assert!(e.message().contains("Invalid API key"), "{}", e.message());
+        }
     }
 
     #[test]

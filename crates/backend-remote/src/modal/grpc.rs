@@ -1,9 +1,11 @@
 //! One gRPC connection (control plane or command router): metadata on every
-//! call, per-call deadlines, retries with backoff for calls that are safe to
-//! repeat, and gRPC statuses mapped to SPEC.md error kinds.
+//! call, per-call deadlines, retries (through [`backend_core::retry`]) for
+//! calls that are safe to repeat, and gRPC statuses mapped to the error
+//! kinds of docs/semantics.md.
 
 use std::time::Duration;
 
+use backend_core::retry::{self, RetryPolicy};
 use backend_core::{Error, ErrorKind, Result};
 use tonic::codegen::http::uri::PathAndQuery;
 use tonic::metadata::AsciiMetadataValue;
@@ -11,14 +13,14 @@ use tonic::transport::{Channel, ClientTlsConfig, Endpoint};
 use tonic::{Code, Status, Streaming};
 use tracing::Instrument;
 
-use crate::http::{RetryPolicy, Timeouts};
+use crate::options::Timeouts;
 
 /// Largest message accepted (command output chunks can be large).
 const MAX_MESSAGE: usize = 100 * 1024 * 1024;
 
 /// Whether a call may be sent again after a failure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Retry {
+pub(crate) enum Repeat {
     /// The call creates something and carries nothing that makes a second
     /// attempt harmless (`SandboxCreate`).
     Never,
@@ -143,7 +145,7 @@ impl GrpcConn {
         &self,
         method: &'static str,
         message: Req,
-        retry: Retry,
+        repeat: Repeat,
         timeout: Option<Duration>,
     ) -> Result<Resp>
     where
@@ -153,11 +155,10 @@ impl GrpcConn {
         let timeout = timeout.unwrap_or(self.timeouts.request);
         let span = tracing::debug_span!("modal_call", method = short(method));
         let key = uuid::Uuid::new_v4().to_string();
-        let run = async {
-            let mut attempt = 0u32;
-            loop {
-                let request = self.request(message.clone(), Some(timeout), attempt, &key);
-                let mut grpc = self.client();
+        let attempt = |attempt: u32| {
+            let request = self.request(message.clone(), Some(timeout), attempt, &key);
+            let mut grpc = self.client();
+            async move {
                 let outcome = async {
                     grpc.ready()
                         .await
@@ -168,28 +169,18 @@ impl GrpcConn {
                 };
                 // The client-side bound covers a server that never answers.
                 let bound = timeout + Duration::from_secs(5);
-                let outcome = match tokio::time::timeout(bound, outcome).await {
-                    Ok(outcome) => outcome,
-                    Err(_) => Err(Status::deadline_exceeded(
-                        "no answer within the call's deadline",
-                    )),
-                };
-                match outcome {
-                    Ok(response) => return Ok(response.into_inner()),
-                    Err(status)
-                        if retry == Retry::Safe
-                            && transient(&status)
-                            && attempt < self.retry.max_retries =>
-                    {
-                        let wait = self.backoff(attempt);
-                        tracing::debug!(code = ?status.code(), attempt, ?wait, "retrying a Modal call");
-                        tokio::time::sleep(wait).await;
-                        attempt += 1;
+                match tokio::time::timeout(bound, outcome).await {
+                    Ok(Ok(response)) => Ok(response.into_inner()),
+                    Ok(Err(status)) => Err(self.failure(method, repeat, &status, attempt)),
+                    Err(_) => {
+                        let status =
+                            Status::deadline_exceeded("no answer within the call's deadline");
+                        Err(self.failure(method, repeat, &status, attempt))
                     }
-                    Err(status) => return Err(self.status_error(method, &status)),
                 }
             }
         };
+        let run = retry::retry_with(&self.retry, None, attempt, |f: &Failure| f.decision);
         run.instrument(span).await
     }
 
@@ -223,23 +214,40 @@ impl GrpcConn {
         }
     }
 
-    /// The wait before retry `attempt` (0-based): doubling, capped.
-    pub(crate) fn backoff(&self, attempt: u32) -> Duration {
-        let factor = 2u32.saturating_pow(attempt.min(16));
-        self.retry
-            .initial_backoff
-            .saturating_mul(factor)
-            .min(self.retry.max_backoff)
+    /// How this connection retries.
+    pub(crate) fn retry_policy(&self) -> &RetryPolicy {
+        &self.retry
     }
 
-    /// Retries allowed after the first attempt.
-    pub(crate) fn max_retries(&self) -> u32 {
-        self.retry.max_retries
+    /// A failed attempt of `method`: its error, and whether to try again.
+    fn failure(&self, method: &str, repeat: Repeat, status: &Status, attempt: u32) -> Failure {
+        let decision = if repeat == Repeat::Safe && transient(status) {
+            retry::Retry::Backoff
+        } else {
+            retry::Retry::Stop
+        };
+        tracing::debug!(code = ?status.code(), attempt, ?decision, "a Modal call failed");
+        Failure {
+            error: self.status_error(method, status),
+            decision,
+        }
     }
 
-    /// A gRPC status as a SPEC.md error, keeping Modal's message.
+    /// A gRPC status as an error, keeping Modal's message.
     pub(crate) fn status_error(&self, method: &str, status: &Status) -> Error {
         status_error(self.side, method, status)
+    }
+}
+
+/// A failed attempt: the error, and whether to try again.
+struct Failure {
+    error: Error,
+    decision: retry::Retry,
+}
+
+impl From<Failure> for Error {
+    fn from(failure: Failure) -> Error {
+        failure.error
     }
 }
 
@@ -260,7 +268,7 @@ fn short(method: &str) -> &str {
     method.rsplit('/').next().unwrap_or(method)
 }
 
-/// Maps a gRPC status to a SPEC.md kind, keeping Modal's message.
+/// Maps a gRPC status to an error kind, keeping Modal's message.
 pub(crate) fn status_error(side: Side, method: &str, status: &Status) -> Error {
     let call = short(method);
     let said = status.message().trim();
@@ -271,20 +279,21 @@ pub(crate) fn status_error(side: Side, method: &str, status: &Status) -> Error {
     };
     let (kind, retryable, hint) = match status.code() {
         Code::Unauthenticated if side == Side::ControlPlane => (
-            ErrorKind::PermissionDenied,
+            ErrorKind::Unauthenticated,
             false,
             "; Modal did not accept the token: set MODAL_TOKEN_ID and MODAL_TOKEN_SECRET to a valid token pair (`modal token new` creates one)",
         ),
         Code::Unauthenticated => (
-            ErrorKind::PermissionDenied,
+            ErrorKind::Unauthenticated,
             false,
             "; the sandbox's command router did not accept its access token",
         ),
-        Code::PermissionDenied => (
-            ErrorKind::PermissionDenied,
+        Code::PermissionDenied if side == Side::ControlPlane => (
+            ErrorKind::Unauthenticated,
             false,
             "; check that the token in MODAL_TOKEN_ID/MODAL_TOKEN_SECRET may use this workspace and environment",
         ),
+        Code::PermissionDenied => (ErrorKind::PermissionDenied, false, ""),
         Code::InvalidArgument | Code::FailedPrecondition | Code::OutOfRange => {
             (ErrorKind::InvalidArgument, false, "")
         }
@@ -325,7 +334,7 @@ mod tests {
             "/modal.client.ModalClient/AppGetOrCreate",
             &Status::unauthenticated("bad token"),
         );
-        assert_eq!(e.kind(), ErrorKind::PermissionDenied);
+        assert_eq!(e.kind(), ErrorKind::Unauthenticated);
         assert!(e.message().contains("MODAL_TOKEN_ID"), "{e}");
         assert!(e.message().contains("MODAL_TOKEN_SECRET"), "{e}");
         assert!(e.message().contains("bad token"), "{e}");

@@ -10,28 +10,27 @@
 
 mod config;
 mod grpc;
+mod pid_line;
 mod proto;
 mod task;
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use backend_core::{Error, ErrorKind, Operation, Result};
+use backend_core::{Error, ErrorKind, Result};
 
-pub use config::{DEFAULT_SERVER_URL, ModalConfig};
+pub use config::{DEFAULT_SERVER_URL, Modal, ModalConfig, ModalSettings};
 
-use crate::http::forward_sandbox;
-use crate::http::remote::RemoteSandbox;
-use grpc::{GrpcConn, Retry, Side, secret_value};
+use crate::options::RemoteOptions;
+use crate::provider::{Defaults, Provider};
+use crate::sandbox::SandboxCore;
+use grpc::{GrpcConn, Repeat, Side, secret_value};
 use proto::*;
 use task::{ModalRemote, Task, router_access, router_conn};
 
 /// A live Modal sandbox. Implements [`backend_core::Sandbox`]; `close()`
 /// terminates it.
-#[derive(Debug)]
-pub struct ModalSandbox {
-    inner: RemoteSandbox,
-}
+pub type ModalSandbox = crate::RemoteSandbox<Modal>;
 
 const APP_GET_OR_CREATE: &str = "/modal.client.ModalClient/AppGetOrCreate";
 const IMAGE_GET_OR_CREATE: &str = "/modal.client.ModalClient/ImageGetOrCreate";
@@ -45,24 +44,57 @@ const CLIENT_TYPE: &str = "7";
 /// client follows.
 const CLIENT_VERSION: &str = "1.0.0";
 
-impl ModalSandbox {
-    /// Creates a sandbox: gets or creates the app, builds (or reuses) the
-    /// image, creates the sandbox, waits for its task, connects to its
-    /// command router and prepares the root directory. A sandbox that fails
-    /// to start is terminated.
-    pub async fn create(config: ModalConfig) -> Result<Self> {
-        let create = Operation::Create;
-        config.validate().map_err(|e| e.with_operation(create))?;
-        let api = control_plane(&config).map_err(|e| e.with_operation(create))?;
-        let app_id = get_app(&api, &config)
-            .await
-            .map_err(|e| e.with_operation(create))?;
-        let image_id = build_image(&api, &config, &app_id)
-            .await
-            .map_err(|e| e.with_operation(create))?;
-        let sandbox_id = create_sandbox(&api, &config, &app_id, &image_id)
-            .await
-            .map_err(|e| e.with_operation(create))?;
+impl Provider for Modal {
+    const NAME: &'static str = "Modal";
+    const DEFAULTS: Defaults = Defaults {
+        api_url: DEFAULT_SERVER_URL,
+        root_dir: "/workspace",
+        start_secs: 300,
+    };
+    const ENV: &'static [(&'static str, &'static str)] = &[
+        ("MODAL_TOKEN_ID", "token_id"),
+        ("MODAL_TOKEN_SECRET", "token_secret"),
+        ("MODAL_SERVER_URL", "api_url"),
+    ];
+    const KEYS: &'static [&'static str] = &[
+        "token_id",
+        "token_secret",
+        "app",
+        "environment",
+        "image",
+        "builder_version",
+        "milli_cpu",
+        "memory_mb",
+        "timeout",
+        "idle_timeout",
+    ];
+
+    type Settings = ModalSettings;
+
+    /// The shared keys but the single key ones: Modal has a token pair.
+    fn accepts(key: &str) -> bool {
+        !matches!(key, "api_key" | "api_key_env")
+            && (crate::options::KEYS.contains(&key) || Self::KEYS.contains(&key))
+    }
+
+    fn validate(options: &RemoteOptions, settings: &ModalSettings) -> Result<()> {
+        settings.validate(options)
+    }
+
+    /// Gets or creates the app, builds (or reuses) the image, creates the
+    /// sandbox, waits for its task, connects to its command router and
+    /// prepares the root directory. A sandbox that fails to start is
+    /// terminated.
+    async fn create(
+        api_url: String,
+        options: RemoteOptions,
+        settings: ModalSettings,
+    ) -> Result<SandboxCore> {
+        let config = ModalConfig { options, settings };
+        let api = control_plane(&config, &api_url)?;
+        let app_id = get_app(&api, &config).await?;
+        let image_id = build_image(&api, &config, &app_id).await?;
+        let sandbox_id = create_sandbox(&api, &config, &app_id, &image_id).await?;
         let task = match connect(&api, &config, &sandbox_id).await {
             Ok(task) => Arc::new(task),
             Err(e) => {
@@ -70,35 +102,22 @@ impl ModalSandbox {
                 if let Err(t) = gone {
                     tracing::warn!(sandbox = %sandbox_id, error = %t, "could not terminate a sandbox that failed to start");
                 }
-                return Err(e.with_operation(create).with_context("sandbox", sandbox_id));
+                return Err(e.with_context("sandbox", sandbox_id));
             }
         };
-        let inner = RemoteSandbox::open(Arc::new(ModalRemote(task)), &config.root_dir)
-            .await
-            .map_err(|e| e.or_operation(create))?;
-        Ok(ModalSandbox { inner })
-    }
-
-    /// Reads [`ModalConfig::from_env`] and creates a sandbox.
-    pub async fn from_env() -> Result<Self> {
-        Self::create(ModalConfig::from_env()?).await
-    }
-
-    /// The directory inside the sandbox where the virtual `/` lives.
-    pub fn root_dir(&self) -> &str {
-        self.inner.root_dir()
+        SandboxCore::open(Arc::new(ModalRemote(task)), &config.options.root_dir).await
     }
 }
 
-fn control_plane(config: &ModalConfig) -> Result<GrpcConn> {
+fn control_plane(config: &ModalConfig, api_url: &str) -> Result<GrpcConn> {
     let metadata = vec![
         (
             "x-modal-token-id",
-            secret_value(config.token_id.expose(), "MODAL_TOKEN_ID")?,
+            secret_value(config.settings.token_id.expose(), "MODAL_TOKEN_ID")?,
         ),
         (
             "x-modal-token-secret",
-            secret_value(config.token_secret.expose(), "MODAL_TOKEN_SECRET")?,
+            secret_value(config.options.api_key.expose(), "MODAL_TOKEN_SECRET")?,
         ),
         (
             "x-modal-client-type",
@@ -110,22 +129,22 @@ fn control_plane(config: &ModalConfig) -> Result<GrpcConn> {
         ),
     ];
     GrpcConn::new(
-        &config.server_url,
+        api_url,
         Side::ControlPlane,
         metadata,
-        config.timeouts,
-        config.retry,
+        config.options.timeouts,
+        config.options.retry,
     )
 }
 
 async fn get_app(api: &GrpcConn, config: &ModalConfig) -> Result<String> {
     let request = AppGetOrCreateRequest {
-        app_name: config.app_name.clone(),
-        environment_name: config.environment.clone(),
+        app_name: config.settings.app_name.clone(),
+        environment_name: config.settings.environment.clone(),
         object_creation_type: OBJECT_CREATION_TYPE_CREATE_IF_MISSING,
     };
     let response: AppGetOrCreateResponse = api
-        .unary(APP_GET_OR_CREATE, request, Retry::Safe, None)
+        .unary(APP_GET_OR_CREATE, request, Repeat::Safe, None)
         .await?;
     if response.app_id.is_empty() {
         return Err(Error::new(
@@ -141,13 +160,13 @@ async fn get_app(api: &GrpcConn, config: &ModalConfig) -> Result<String> {
 async fn build_image(api: &GrpcConn, config: &ModalConfig, app_id: &str) -> Result<String> {
     let request = ImageGetOrCreateRequest {
         image: Some(Image {
-            dockerfile_commands: vec![format!("FROM {}", config.image)],
+            dockerfile_commands: vec![format!("FROM {}", config.settings.image)],
         }),
         app_id: app_id.to_owned(),
-        builder_version: config.builder_version.clone(),
+        builder_version: config.settings.builder_version.clone(),
     };
     let response: ImageGetOrCreateResponse = api
-        .unary(IMAGE_GET_OR_CREATE, request, Retry::Safe, None)
+        .unary(IMAGE_GET_OR_CREATE, request, Repeat::Safe, None)
         .await?;
     let image_id = response.image_id;
     let began = Instant::now();
@@ -156,12 +175,12 @@ async fn build_image(api: &GrpcConn, config: &ModalConfig, app_id: &str) -> Resu
         .filter(|r| r.status != generic_status::UNSPECIFIED);
     let mut last_entry_id = String::new();
     while result.is_none() {
-        if began.elapsed() > config.start_timeout {
+        if began.elapsed() > config.options.start_timeout {
             return Err(Error::new(
                 ErrorKind::Timeout,
                 format!(
                     "the Modal image {} was not built within {:?}",
-                    config.image, config.start_timeout
+                    config.settings.image, config.options.start_timeout
                 ),
             )
             .with_retryable(true));
@@ -177,7 +196,7 @@ async fn build_image(api: &GrpcConn, config: &ModalConfig, app_id: &str) -> Resu
         {
             Ok(stream) => stream,
             Err(status) if grpc::transient(&status) => {
-                tokio::time::sleep(api.backoff(0)).await;
+                tokio::time::sleep(api.retry_policy().backoff(0)).await;
                 continue;
             }
             Err(status) => return Err(api.status_error(IMAGE_JOIN, &status)),
@@ -215,7 +234,10 @@ async fn build_image(api: &GrpcConn, config: &ModalConfig, app_id: &str) -> Resu
             };
             Err(Error::new(
                 ErrorKind::InvalidArgument,
-                format!("building the Modal image from {} {why}", config.image),
+                format!(
+                    "building the Modal image from {} {why}",
+                    config.settings.image
+                ),
             )
             .with_context("provider", "Modal"))
         }
@@ -230,12 +252,13 @@ async fn create_sandbox(
     image_id: &str,
 ) -> Result<String> {
     let secs = |d: Duration| u32::try_from(d.as_secs().max(1)).unwrap_or(u32::MAX);
-    let resources = (config.milli_cpu.is_some() || config.memory_mb.is_some()).then(|| Resources {
-        memory_mb: config.memory_mb.unwrap_or(0),
-        milli_cpu: config.milli_cpu.unwrap_or(0),
-    });
-    let env = (!config.env.is_empty()).then(|| StringMap {
-        contents: config.env.clone().into_iter().collect(),
+    let resources = (config.settings.milli_cpu.is_some() || config.settings.memory_mb.is_some())
+        .then(|| Resources {
+            memory_mb: config.settings.memory_mb.unwrap_or(0),
+            milli_cpu: config.settings.milli_cpu.unwrap_or(0),
+        });
+    let env = (!config.options.env.is_empty()).then(|| StringMap {
+        contents: config.options.env.clone().into_iter().collect(),
     });
     let request = SandboxCreateRequest {
         app_id: app_id.to_owned(),
@@ -243,13 +266,14 @@ async fn create_sandbox(
             entrypoint_args: Vec::new(),
             image_id: image_id.to_owned(),
             resources,
-            timeout_secs: secs(config.lifetime),
-            workdir: Some(config.root_dir.clone()),
-            idle_timeout_secs: config.idle_timeout.map(secs),
+            timeout_secs: secs(config.settings.lifetime),
+            workdir: Some(config.options.root_dir.clone()),
+            idle_timeout_secs: config.settings.idle_timeout.map(secs),
             environment_variables: env,
         }),
         tags: config
-            .tags
+            .options
+            .labels
             .iter()
             .map(|(name, value)| SandboxTag {
                 tag_name: name.clone(),
@@ -259,7 +283,7 @@ async fn create_sandbox(
     };
     // Not retried: a second attempt could create a second sandbox.
     let response: SandboxCreateResponse = api
-        .unary(SANDBOX_CREATE, request, Retry::Never, None)
+        .unary(SANDBOX_CREATE, request, Repeat::Never, None)
         .await?;
     if response.sandbox_id.is_empty() {
         return Err(Error::new(
@@ -274,13 +298,13 @@ async fn create_sandbox(
 async fn connect(api: &GrpcConn, config: &ModalConfig, sandbox_id: &str) -> Result<Task> {
     let began = Instant::now();
     let task_id = loop {
-        let left = config.start_timeout.saturating_sub(began.elapsed());
+        let left = config.options.start_timeout.saturating_sub(began.elapsed());
         if left.is_zero() {
             return Err(Error::new(
                 ErrorKind::Timeout,
                 format!(
                     "Modal sandbox {sandbox_id} was not scheduled within {:?}",
-                    config.start_timeout
+                    config.options.start_timeout
                 ),
             )
             .with_retryable(true));
@@ -295,7 +319,7 @@ async fn connect(api: &GrpcConn, config: &ModalConfig, sandbox_id: &str) -> Resu
             .unary(
                 SANDBOX_TASK_ID,
                 request,
-                Retry::Safe,
+                Repeat::Safe,
                 Some(wait + Duration::from_secs(10)),
             )
             .await?;
@@ -318,15 +342,13 @@ async fn connect(api: &GrpcConn, config: &ModalConfig, sandbox_id: &str) -> Resu
         }
     };
     let access = router_access(api, sandbox_id).await?;
-    let router = router_conn(&access, config.timeouts, config.retry)?;
+    let router = router_conn(&access, config.options.timeouts, config.options.retry)?;
     Ok(Task {
         api: api.clone(),
         router: Mutex::new(router),
         sandbox_id: sandbox_id.to_owned(),
         task_id,
-        timeouts: config.timeouts,
-        retry: config.retry,
+        timeouts: config.options.timeouts,
+        retry: config.options.retry,
     })
 }
-
-forward_sandbox!(ModalSandbox);

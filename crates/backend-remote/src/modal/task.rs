@@ -11,11 +11,14 @@ use backend_core::{Error, ErrorKind, Result};
 use futures::StreamExt;
 use tokio::sync::mpsc;
 
-use super::grpc::{GrpcConn, Retry, Side, secret_value, transient};
+use backend_core::retry::{Backoff, Retry, RetryPolicy};
+
+use super::grpc::{GrpcConn, Repeat, Side, secret_value, transient};
+use super::pid_line::PidLine;
 use super::proto::*;
-use crate::http::remote::{Entry, RawEvent, RawStream, Remote, Running};
-use crate::http::shell::{self, quote};
-use crate::http::{RetryPolicy, Timeouts};
+use crate::options::Timeouts;
+use crate::sandbox::remote::{Entry, RawEvent, RawStream, Remote, Running};
+use crate::sandbox::shell::{self, quote};
 
 const EXEC_START: &str = "/modal.task_command_router.TaskCommandRouter/TaskExecStart";
 const EXEC_READ: &str = "/modal.task_command_router.TaskCommandRouter/TaskExecStdioRead";
@@ -53,7 +56,7 @@ pub(crate) async fn router_access(api: &GrpcConn, sandbox_id: &str) -> Result<Ro
             SandboxGetCommandRouterAccessRequest {
                 target: Some(RouterTarget::SandboxId(sandbox_id.to_owned())),
             },
-            Retry::Safe,
+            Repeat::Safe,
             None,
         )
         .await?;
@@ -127,43 +130,6 @@ struct Exec {
     pid: Option<Arc<Mutex<PidLine>>>,
 }
 
-/// The first stdout line of a wrapped command, as it arrives.
-#[derive(Default)]
-struct PidLine {
-    head: Vec<u8>,
-    pid: Option<u32>,
-    done: bool,
-}
-
-impl PidLine {
-    /// Takes the pid line out of `chunk`; returns the bytes that are output.
-    fn strip(&mut self, chunk: Vec<u8>) -> Vec<u8> {
-        if self.done {
-            return chunk;
-        }
-        self.head.extend_from_slice(&chunk);
-        let Some(end) = self.head.iter().position(|b| *b == b'\n') else {
-            return Vec::new();
-        };
-        self.done = true;
-        self.pid = std::str::from_utf8(&self.head[..end])
-            .ok()
-            .and_then(|t| t.trim().parse().ok());
-        let output = self.head.split_off(end + 1);
-        self.head.clear();
-        output
-    }
-
-    /// Whatever was held back when stdout ended without a full line.
-    fn rest(&mut self) -> Vec<u8> {
-        if self.done {
-            return Vec::new();
-        }
-        self.done = true;
-        std::mem::take(&mut self.head)
-    }
-}
-
 impl Task {
     fn router(&self) -> GrpcConn {
         self.router
@@ -193,13 +159,18 @@ impl Task {
     {
         match self
             .router()
-            .unary(method, message.clone(), Retry::Safe, timeout)
+            .unary(method, message.clone(), Repeat::Safe, timeout)
             .await
         {
-            Err(e) if e.kind() == ErrorKind::PermissionDenied => {
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    ErrorKind::Unauthenticated | ErrorKind::PermissionDenied
+                ) =>
+            {
                 self.refresh_router().await?;
                 self.router()
-                    .unary(method, message, Retry::Safe, timeout)
+                    .unary(method, message, Repeat::Safe, timeout)
                     .await
             }
             other => other,
@@ -242,7 +213,7 @@ impl Task {
             sandbox_id: sandbox_id.to_owned(),
         };
         match api
-            .unary::<_, SandboxTerminateResponse>(TERMINATE, request, Retry::Safe, None)
+            .unary::<_, SandboxTerminateResponse>(TERMINATE, request, Repeat::Safe, None)
             .await
         {
             Ok(_) => Ok(()),
@@ -280,7 +251,8 @@ impl Exec {
     /// when the reader went away.
     async fn read_fd(&self, fd: i32, tx: &mpsc::Sender<Result<RawEvent>>) -> Result<()> {
         let mut offset = 0u64;
-        let mut failures = 0u32;
+        let mut backoff = Backoff::new(&self.task.retry);
+        let mut refreshed = false;
         let router = || self.task.router();
         loop {
             let request = TaskExecStdioReadRequest {
@@ -302,7 +274,8 @@ impl Exec {
                     };
                     match next {
                         Ok(Some(chunk)) => {
-                            failures = 0;
+                            backoff.reset();
+                            refreshed = false;
                             offset += chunk.data.len() as u64;
                             let data = match (&self.pid, fd) {
                                 (Some(pid), FD_STDOUT) => pid
@@ -339,29 +312,34 @@ impl Exec {
                     }
                 },
             };
-            if failure.code() == tonic::Code::Unauthenticated && failures == 0 {
-                failures += 1;
+            if failure.code() == tonic::Code::Unauthenticated && !refreshed {
+                refreshed = true;
                 self.task.refresh_router().await?;
                 continue;
             }
-            if !transient(&failure) || failures >= conn.max_retries() {
-                let e = conn.status_error(EXEC_READ, &failure);
-                let e = if transient(&failure) {
-                    Error::new(
-                        ErrorKind::Unavailable,
-                        format!(
-                            "the connection to the Modal sandbox was lost while reading the command's output and could not be re-established: {}",
-                            e.message()
-                        ),
-                    )
-                    .with_retryable(true)
-                } else {
-                    e
-                };
-                return Err(e.with_context("exec", self.exec_id.clone()));
+            let decision = if transient(&failure) {
+                Retry::Backoff
+            } else {
+                Retry::Stop
+            };
+            match backoff.next_wait(decision) {
+                Some(wait) => tokio::time::sleep(wait).await,
+                None => {
+                    let e = conn.status_error(EXEC_READ, &failure);
+                    let e = if decision == Retry::Stop {
+                        e
+                    } else {
+                        backoff.give_up(Error::new(
+                            ErrorKind::Unavailable,
+                            format!(
+                                "the connection to the Modal sandbox was lost while reading the command's output and could not be re-established: {}",
+                                e.message()
+                            ),
+                        ))
+                    };
+                    return Err(e.with_context("exec", self.exec_id.clone()));
+                }
             }
-            tokio::time::sleep(conn.backoff(failures)).await;
-            failures += 1;
         }
     }
 
@@ -396,6 +374,16 @@ impl Exec {
                 // No status yet, or the long wait timed out: ask again.
                 Ok(TaskExecWaitResponse { exit_status: None }) => {}
                 Err(e) if e.kind() == ErrorKind::Timeout => {}
+                // Retries are spent: the router is gone, as a lost stdout
+                // stream would say too.
+                Err(e) if e.kind() == ErrorKind::Unavailable => {
+                    let message = format!(
+                        "the connection to the Modal sandbox was lost while waiting for the command's exit status and could not be re-established: {}",
+                        e.message()
+                    );
+                    let e = e.with_message(message);
+                    return Err(e.with_context("exec", self.exec_id.clone()));
+                }
                 Err(e) => return Err(e.with_context("exec", self.exec_id.clone())),
             }
         }
@@ -565,32 +553,5 @@ impl Remote for ModalRemote {
 
     async fn destroy(&self) -> Result<()> {
         self.0.terminate().await
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::PidLine;
-
-    #[test]
-    fn pid_line_is_stripped_across_chunks() {
-        let mut line = PidLine::default();
-        assert_eq!(line.strip(b"12".to_vec()), b"");
-        assert_eq!(line.strip(b"34\nhello".to_vec()), b"hello");
-        assert_eq!(line.pid, Some(1234));
-        assert_eq!(line.strip(b"\nmore".to_vec()), b"\nmore");
-        assert_eq!(
-            line.rest(),
-            b"",
-            "nothing is held back once the line is out"
-        );
-    }
-
-    #[test]
-    fn held_back_bytes_come_out_when_stdout_ends_early() {
-        let mut line = PidLine::default();
-        assert_eq!(line.strip(b"odd".to_vec()), b"");
-        assert_eq!(line.rest(), b"odd");
-        assert_eq!(line.pid, None);
     }
 }

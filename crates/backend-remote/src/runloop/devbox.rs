@@ -1,18 +1,28 @@
 //! One Runloop devbox: executions, files, and directory work through
 //! commands.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use backend_core::{ErrorKind, Result};
+use backend_core::{Error, ErrorKind, Result};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::MAX_HOLD_SECS;
-use crate::http::ApiKey;
-use crate::http::client::{HttpClient, Retry};
-use crate::http::remote::{Entry, RawEvent, RawStream, Remote, Running};
-use crate::http::shell::{self, quote};
+use crate::http::client::{HttpClient, Repeat};
+use crate::sandbox::remote::{Entry, RawEvent, RawStream, Remote, Running};
+use crate::sandbox::shell::{self, quote};
+use crate::secret::ApiKey;
+
+/// The longest hold Runloop grants a `wait_for_status` call, in seconds.
+const MAX_HOLD_SECS: u64 = 30;
+
+/// A devbox as the API describes it.
+#[derive(Deserialize)]
+pub(crate) struct DevboxView {
+    pub(crate) id: String,
+    #[serde(default)]
+    pub(crate) status: Option<String>,
+}
 
 #[derive(Debug)]
 pub(crate) struct Devbox {
@@ -64,7 +74,7 @@ impl Execution {
         loop {
             let outcome = self
                 .client
-                .send("wait for command", Retry::Idempotent, |http| {
+                .send("wait for command", Repeat::Idempotent, |http| {
                     http.post(&url)
                         .bearer_auth(self.api_key.expose())
                         .timeout(Duration::from_secs(MAX_HOLD_SECS + 30))
@@ -87,7 +97,7 @@ impl Execution {
         let body = json!({ "kill_process_group": true });
         let outcome = self
             .client
-            .send("kill command", Retry::Idempotent, |http| {
+            .send("kill command", Repeat::Idempotent, |http| {
                 http.post(&url)
                     .bearer_auth(self.api_key.expose())
                     .json(&body)
@@ -105,7 +115,7 @@ impl Devbox {
         let url = format!("{}/shutdown", self.base);
         match self
             .client
-            .send("shutdown devbox", Retry::Idempotent, |http| {
+            .send("shutdown devbox", Repeat::Idempotent, |http| {
                 http.post(&url).bearer_auth(self.api_key.expose())
             })
             .await
@@ -143,7 +153,7 @@ impl Remote for Devbox {
         }
         let response = self
             .client
-            .send("execute command", Retry::Idempotent, |http| {
+            .send("execute command", Repeat::Idempotent, |http| {
                 http.post(&url)
                     .bearer_auth(self.api_key.expose())
                     .json(&body)
@@ -184,7 +194,7 @@ impl Remote for Devbox {
         let body = json!({ "path": abs });
         let response = self
             .client
-            .send("download file", Retry::Idempotent, |http| {
+            .send("download file", Repeat::Idempotent, |http| {
                 http.post(&url)
                     .bearer_auth(self.api_key.expose())
                     .json(&body)
@@ -197,7 +207,7 @@ impl Remote for Devbox {
         let url = format!("{}/upload_file", self.base);
         let name = abs.rsplit('/').next().unwrap_or("file").to_owned();
         self.client
-            .send("upload file", Retry::Idempotent, |http| {
+            .send("upload file", Repeat::Idempotent, |http| {
                 let part = reqwest::multipart::Part::bytes(content.clone()).file_name(name.clone());
                 let form = reqwest::multipart::Form::new()
                     .text("path", abs.to_owned())
@@ -228,5 +238,55 @@ impl Remote for Devbox {
 
     async fn destroy(&self) -> Result<()> {
         self.shutdown().await
+    }
+}
+
+/// Long-polls `wait_for_status` (re-issued when the hold expires with 408)
+/// until the devbox is running; fails fast on `failure` or `shutdown`.
+pub(crate) async fn wait_running(devbox: &Devbox, limit: Duration) -> Result<()> {
+    let began = Instant::now();
+    let url = format!("{}/wait_for_status", devbox.base);
+    loop {
+        let left = limit.saturating_sub(began.elapsed());
+        if left.is_zero() {
+            return Err(Error::new(
+                ErrorKind::Timeout,
+                format!(
+                    "Runloop devbox {} was not running within {limit:?}",
+                    devbox.id
+                ),
+            )
+            .with_retryable(true));
+        }
+        let hold = left.as_secs().clamp(1, MAX_HOLD_SECS);
+        let body = serde_json::json!({ "statuses": ["running", "failure", "shutdown"], "timeout_seconds": hold });
+        let outcome = devbox
+            .client
+            .send("wait for devbox", Repeat::Throttled, |http| {
+                http.post(&url)
+                    .bearer_auth(devbox.api_key.expose())
+                    .timeout(Duration::from_secs(hold + 30))
+                    .json(&body)
+            })
+            .await;
+        let view: DevboxView = match outcome {
+            Ok(response) => devbox.client.read_json("wait for devbox", response).await?,
+            Err(e) if e.kind() == ErrorKind::Timeout => continue,
+            Err(e) => return Err(e),
+        };
+        match view.status.as_deref() {
+            Some("running") => return Ok(()),
+            Some(state @ ("failure" | "shutdown")) => {
+                return Err(Error::new(
+                    ErrorKind::Unavailable,
+                    format!(
+                        "Runloop devbox {} ended in state {state} while starting",
+                        devbox.id
+                    ),
+                )
+                .with_context("provider", "Runloop"));
+            }
+            _ => {}
+        }
     }
 }

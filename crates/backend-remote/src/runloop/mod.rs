@@ -7,154 +7,94 @@ mod config;
 mod devbox;
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
-use backend_core::{Error, ErrorKind, Operation, Result};
-use serde::Deserialize;
+use backend_core::Result;
 
-pub use config::RunloopConfig;
+pub use config::{Runloop, RunloopConfig, RunloopSettings};
 
-use crate::http::client::{HttpClient, Retry};
-use crate::http::forward_sandbox;
-use crate::http::remote::RemoteSandbox;
-use devbox::Devbox;
+use crate::http::client::{HttpClient, Repeat};
+use crate::options::RemoteOptions;
+use crate::provider::{Defaults, Provider};
+use crate::sandbox::SandboxCore;
+use devbox::{Devbox, DevboxView, wait_running};
 
 /// A live Runloop devbox. Implements [`backend_core::Sandbox`]; `close()`
 /// shuts it down.
-#[derive(Debug)]
-pub struct RunloopSandbox {
-    inner: RemoteSandbox,
-}
+pub type RunloopSandbox = crate::RemoteSandbox<Runloop>;
 
-#[derive(Deserialize)]
-struct DevboxView {
-    id: String,
-    #[serde(default)]
-    status: Option<String>,
-}
+impl Provider for Runloop {
+    const NAME: &'static str = "Runloop";
+    const DEFAULTS: Defaults = Defaults {
+        api_url: "https://api.runloop.ai",
+        root_dir: "/home/user/workspace",
+        start_secs: 300,
+    };
+    const ENV: &'static [(&'static str, &'static str)] = &[
+        ("RUNLOOP_API_KEY", "api_key"),
+        ("RUNLOOP_BASE_URL", "api_url"),
+    ];
+    const KEYS: &'static [&'static str] = &[
+        "blueprint",
+        "blueprint_name",
+        "blueprint_id",
+        "snapshot_id",
+        "resource_size",
+        "timeout",
+    ];
 
-/// The longest hold Runloop grants a `wait_for_status` call, in seconds.
-pub(crate) const MAX_HOLD_SECS: u64 = 30;
+    type Settings = RunloopSettings;
 
-impl RunloopSandbox {
-    /// Creates a devbox (`POST /v1/devboxes` with an `x-request-id`, so a
-    /// retried create is not doubled), waits until it is `running`, and
-    /// prepares its work directory. A devbox that fails to start is shut
-    /// down.
-    pub async fn create(config: RunloopConfig) -> Result<Self> {
-        let client = HttpClient::new("Runloop", "RUNLOOP_API_KEY", config.timeouts, config.retry)
-            .map_err(|e| e.with_operation(Operation::Create))?;
+    /// `POST /v1/devboxes` with an `x-request-id`, so a retried create is
+    /// not doubled; waits until it is `running` and prepares its work
+    /// directory. A devbox that fails to start is shut down.
+    async fn create(
+        api_url: String,
+        options: RemoteOptions,
+        settings: RunloopSettings,
+    ) -> Result<SandboxCore> {
+        let client = HttpClient::for_options(Self::NAME, &options)?;
         let mut launch =
-            serde_json::json!({ "keep_alive_time_seconds": config.keep_alive.as_secs() });
-        if let Some(size) = &config.resource_size {
+            serde_json::json!({ "keep_alive_time_seconds": settings.keep_alive.as_secs() });
+        if let Some(size) = &settings.resource_size {
             launch["resource_size_request"] = size.clone().into();
         }
         let mut body = serde_json::json!({
-            "environment_variables": config.env,
-            "metadata": config.metadata,
+            "environment_variables": options.env,
+            "metadata": options.labels,
             "launch_parameters": launch,
         });
         for (name, value) in [
-            ("blueprint_name", &config.blueprint_name),
-            ("blueprint_id", &config.blueprint_id),
-            ("snapshot_id", &config.snapshot_id),
+            ("blueprint_name", &settings.blueprint_name),
+            ("blueprint_id", &settings.blueprint_id),
+            ("snapshot_id", &settings.snapshot_id),
         ] {
             if let Some(value) = value {
                 body[name] = value.clone().into();
             }
         }
-        let url = format!("{}/v1/devboxes", config.base_url);
+        let url = format!("{api_url}/v1/devboxes");
         let request_id = uuid::Uuid::now_v7().to_string();
         let response = client
-            .send("create devbox", Retry::Idempotent, |http| {
+            .send("create devbox", Repeat::Idempotent, |http| {
                 http.post(&url)
-                    .bearer_auth(config.api_key.expose())
+                    .bearer_auth(options.api_key.expose())
                     .header("x-request-id", &request_id)
                     .json(&body)
             })
-            .await
-            .map_err(|e| e.with_operation(Operation::Create))?;
-        let created: DevboxView = client
-            .read_json("create devbox", response)
-            .await
-            .map_err(|e| e.with_operation(Operation::Create))?;
+            .await?;
+        let created: DevboxView = client.read_json("create devbox", response).await?;
         let devbox = Arc::new(Devbox {
             client,
-            base: format!("{}/v1/devboxes/{}", config.base_url, created.id),
-            api_key: config.api_key.clone(),
+            base: format!("{api_url}/v1/devboxes/{}", created.id),
+            api_key: options.api_key.clone(),
             id: created.id.clone(),
         });
         if created.status.as_deref() != Some("running")
-            && let Err(e) = wait_running(&devbox, config.start_timeout).await
+            && let Err(e) = wait_running(&devbox, options.start_timeout).await
         {
             let _ = devbox.shutdown().await;
-            return Err(e.with_operation(Operation::Create));
+            return Err(e);
         }
-        let inner = RemoteSandbox::open(devbox, &config.root_dir)
-            .await
-            .map_err(|e| e.or_operation(Operation::Create))?;
-        Ok(RunloopSandbox { inner })
-    }
-
-    /// Reads [`RunloopConfig::from_env`] and creates a devbox.
-    pub async fn from_env() -> Result<Self> {
-        Self::create(RunloopConfig::from_env()?).await
-    }
-
-    /// The directory inside the devbox where the virtual `/` lives.
-    pub fn root_dir(&self) -> &str {
-        self.inner.root_dir()
+        SandboxCore::open(devbox, &options.root_dir).await
     }
 }
-
-/// Long-polls `wait_for_status` (re-issued when the hold expires with 408)
-/// until the devbox is running; fails fast on `failure` or `shutdown`.
-async fn wait_running(devbox: &Devbox, limit: Duration) -> Result<()> {
-    let began = Instant::now();
-    let url = format!("{}/wait_for_status", devbox.base);
-    loop {
-        let left = limit.saturating_sub(began.elapsed());
-        if left.is_zero() {
-            return Err(Error::new(
-                ErrorKind::Timeout,
-                format!(
-                    "Runloop devbox {} was not running within {limit:?}",
-                    devbox.id
-                ),
-            )
-            .with_retryable(true));
-        }
-        let hold = left.as_secs().clamp(1, MAX_HOLD_SECS);
-        let body = serde_json::json!({ "statuses": ["running", "failure", "shutdown"], "timeout_seconds": hold });
-        let outcome = devbox
-            .client
-            .send("wait for devbox", Retry::Throttled, |http| {
-                http.post(&url)
-                    .bearer_auth(devbox.api_key.expose())
-                    .timeout(Duration::from_secs(hold + 30))
-                    .json(&body)
-            })
-            .await;
-        let view: DevboxView = match outcome {
-            Ok(response) => devbox.client.read_json("wait for devbox", response).await?,
-            Err(e) if e.kind() == ErrorKind::Timeout => continue,
-            Err(e) => return Err(e),
-        };
-        match view.status.as_deref() {
-            Some("running") => return Ok(()),
-            Some(state @ ("failure" | "shutdown")) => {
-                return Err(Error::new(
-                    ErrorKind::Unavailable,
-                    format!(
-                        "Runloop devbox {} ended in state {state} while starting",
-                        devbox.id
-                    ),
-                )
-                .with_context("provider", "Runloop"));
-            }
-            _ => {}
-        }
-    }
-}
-
-forward_sandbox!(RunloopSandbox);
