@@ -9,13 +9,13 @@ use std::time::{Duration, SystemTime};
 use backend_core::{
     Error, ErrorKind, FileInfo, KeyedLockGuard, KeyedLocks, Operation, Result, VirtualPath,
 };
-use rustix::fd::{AsFd, OwnedFd};
+use rustix::fd::AsFd;
 use rustix::fs::{AtFlags, FileType, Mode, OFlags, Stat};
 use rustix::io::Errno;
 
 use crate::error::fail_error;
 use crate::quota::Quota;
-use crate::root::{Fail, Located, Root};
+use crate::root::{Fail, Located, Root, read_names};
 use crate::temp::{create_temp, is_temp_name};
 
 /// How often an operation re-resolves a path whose leaf was swapped for a
@@ -415,19 +415,6 @@ fn too_large(path: &VirtualPath, size: u64, limit: u64) -> Error {
     )
     .with_path(path.as_str())
     .with_context("limit", limit.to_string())
-}
-
-/// The names in a directory, without `.` and `..`.
-pub(crate) fn read_names(dir: &OwnedFd) -> std::result::Result<Vec<OsString>, Fail> {
-    let mut names = Vec::new();
-    for entry in rustix::fs::Dir::read_from(dir)? {
-        let entry = entry?;
-        let raw = entry.file_name().to_bytes();
-        if raw != b"." && raw != b".." {
-            names.push(OsStr::from_bytes(raw).to_owned());
-        }
-    }
-    Ok(names)
 }
 
 /// Removes everything inside `parent/name` without following symlinks.

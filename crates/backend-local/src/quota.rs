@@ -74,7 +74,7 @@ impl Quota {
 
 /// The total size of the regular files below `dir`, symlinks not followed.
 fn bytes_below(dir: &OwnedFd, depth: usize) -> u64 {
-    let Ok(names) = crate::disk::read_names(dir) else {
+    let Ok(names) = crate::root::read_names(dir) else {
         return 0;
     };
     let mut total = 0u64;

@@ -457,3 +457,16 @@ impl RawValue for BorrowedFd<'_> {
         self.as_raw_fd()
     }
 }
+
+/// The names in a directory, without `.` and `..`.
+pub(crate) fn read_names(dir: &OwnedFd) -> std::result::Result<Vec<OsString>, Fail> {
+    let mut names = Vec::new();
+    for entry in rustix::fs::Dir::read_from(dir)? {
+        let entry = entry?;
+        let raw = entry.file_name().to_bytes();
+        if raw != b"." && raw != b".." {
+            names.push(std::ffi::OsStr::from_bytes(raw).to_owned());
+        }
+    }
+    Ok(names)
+}

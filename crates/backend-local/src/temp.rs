@@ -84,7 +84,7 @@ pub(crate) fn sweep(dir: &OwnedFd) -> usize {
 }
 
 fn sweep_below(dir: &OwnedFd, depth: usize) -> usize {
-    let Ok(names) = crate::disk::read_names(dir) else {
+    let Ok(names) = crate::root::read_names(dir) else {
         return 0;
     };
     let mut removed = 0;

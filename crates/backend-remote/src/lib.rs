@@ -1,12 +1,3 @@
-#![cfg_attr(
-    not(any(
-        feature = "e2b",
-        feature = "daytona",
-        feature = "runloop",
-        feature = "modal"
-    )),
-    allow(dead_code, unused_imports)
-)]
 //! Remote sandboxes as agent backends: E2B, Daytona and Runloop over HTTP
 //! (reqwest), and Modal over gRPC (tonic; experimental, since Modal calls
 //! its API unstable), each behind its own cargo feature, so a user builds
@@ -40,6 +31,16 @@
 //! # Ok(())
 //! # }
 //! ```
+
+#![cfg_attr(
+    not(any(
+        feature = "e2b",
+        feature = "daytona",
+        feature = "runloop",
+        feature = "modal"
+    )),
+    allow(dead_code, unused_imports)
+)]
 
 mod config;
 pub mod options;
