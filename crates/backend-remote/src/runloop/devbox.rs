@@ -9,8 +9,8 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::http::client::{HttpClient, Repeat};
-use crate::sandbox::remote::{Entry, RawEvent, RawStream, Remote, Running};
-use crate::sandbox::shell::{self, quote};
+use crate::sandbox::remote::{RawEvent, RawStream, Remote, Running};
+use crate::sandbox::shell::quote;
 use crate::secret::ApiKey;
 
 /// The longest hold Runloop grants a `wait_for_status` call, in seconds.
@@ -218,22 +218,6 @@ impl Remote for Devbox {
             })
             .await
             .map(drop)
-    }
-
-    async fn stat(&self, abs: &str) -> Result<Option<Entry>> {
-        shell::stat(self, abs).await
-    }
-
-    async fn list_dir(&self, abs: &str) -> Result<Vec<Entry>> {
-        shell::list_dir(self, abs).await
-    }
-
-    async fn make_dir(&self, abs: &str) -> Result<()> {
-        shell::make_dir(self, abs).await
-    }
-
-    async fn remove(&self, abs: &str) -> Result<()> {
-        shell::remove(self, abs).await
     }
 
     async fn destroy(&self) -> Result<()> {
