@@ -216,32 +216,26 @@ impl Remote for Toolbox {
 
     async fn read_file(&self, abs: &str) -> Result<Vec<u8>> {
         let url = self.url("files/download");
-        let response = self
-            .client
-            .send("download file", Repeat::Idempotent, |http| {
+        self.client
+            .download_file(|http| {
                 http.get(&url)
                     .bearer_auth(self.api_key.expose())
                     .query(&[("path", abs)])
             })
-            .await?;
-        self.client.read_bytes("download file", response).await
+            .await
     }
 
     async fn write_file(&self, abs: &str, content: Vec<u8>) -> Result<()> {
         let url = self.url("files/bulk-upload");
-        let name = abs.rsplit('/').next().unwrap_or("file").to_owned();
         self.client
-            .send("upload file", Repeat::Idempotent, |http| {
-                let part = reqwest::multipart::Part::bytes(content.clone()).file_name(name.clone());
-                let form = reqwest::multipart::Form::new()
-                    .text("files[0].path", abs.to_owned())
-                    .part("files[0].file", part);
-                http.post(&url)
-                    .bearer_auth(self.api_key.expose())
-                    .multipart(form)
-            })
+            .upload_file(
+                abs,
+                content,
+                Some("files[0].path"),
+                "files[0].file",
+                |http| http.post(&url).bearer_auth(self.api_key.expose()),
+            )
             .await
-            .map(drop)
     }
 
     async fn stat(&self, abs: &str) -> Result<Option<Entry>> {

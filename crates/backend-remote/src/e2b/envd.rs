@@ -329,28 +329,18 @@ impl Remote for Envd {
 
     async fn read_file(&self, abs: &str) -> Result<Vec<u8>> {
         let url = format!("{}/files", self.base);
-        let response = self
-            .client
-            .send("download file", Repeat::Idempotent, |http| {
-                self.auth(http.get(&url)).query(&[("path", abs)])
-            })
-            .await?;
-        self.client.read_bytes("download file", response).await
+        self.client
+            .download_file(|http| self.auth(http.get(&url)).query(&[("path", abs)]))
+            .await
     }
 
     async fn write_file(&self, abs: &str, content: Vec<u8>) -> Result<()> {
         let url = format!("{}/files", self.base);
-        let name = abs.rsplit('/').next().unwrap_or("file").to_owned();
         self.client
-            .send("upload file", Repeat::Idempotent, |http| {
-                let part = reqwest::multipart::Part::bytes(content.clone()).file_name(name.clone());
-                let form = reqwest::multipart::Form::new().part("file", part);
-                self.auth(http.post(&url))
-                    .query(&[("path", abs)])
-                    .multipart(form)
+            .upload_file(abs, content, None, "file", |http| {
+                self.auth(http.post(&url)).query(&[("path", abs)])
             })
             .await
-            .map(drop)
     }
 
     async fn stat(&self, abs: &str) -> Result<Option<Entry>> {

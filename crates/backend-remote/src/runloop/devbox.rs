@@ -192,32 +192,22 @@ impl Remote for Devbox {
     async fn read_file(&self, abs: &str) -> Result<Vec<u8>> {
         let url = format!("{}/download_file", self.base);
         let body = json!({ "path": abs });
-        let response = self
-            .client
-            .send("download file", Repeat::Idempotent, |http| {
+        self.client
+            .download_file(|http| {
                 http.post(&url)
                     .bearer_auth(self.api_key.expose())
                     .json(&body)
             })
-            .await?;
-        self.client.read_bytes("download file", response).await
+            .await
     }
 
     async fn write_file(&self, abs: &str, content: Vec<u8>) -> Result<()> {
         let url = format!("{}/upload_file", self.base);
-        let name = abs.rsplit('/').next().unwrap_or("file").to_owned();
         self.client
-            .send("upload file", Repeat::Idempotent, |http| {
-                let part = reqwest::multipart::Part::bytes(content.clone()).file_name(name.clone());
-                let form = reqwest::multipart::Form::new()
-                    .text("path", abs.to_owned())
-                    .part("file", part);
-                http.post(&url)
-                    .bearer_auth(self.api_key.expose())
-                    .multipart(form)
+            .upload_file(abs, content, Some("path"), "file", |http| {
+                http.post(&url).bearer_auth(self.api_key.expose())
             })
             .await
-            .map(drop)
     }
 
     async fn destroy(&self) -> Result<()> {
