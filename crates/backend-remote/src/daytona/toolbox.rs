@@ -4,14 +4,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use backend_core::{Error, ErrorKind, Result};
+use backend_core::{ErrorKind, Result};
 use serde::Deserialize;
 use serde_json::json;
 
 use super::api::Api;
 use crate::http::client::{HttpClient, Repeat};
 use crate::http::timestamp::parse_rfc3339;
-use crate::sandbox::remote::{Entry, RawEvent, RawStream, Remote, Running};
+use crate::sandbox::remote::{Entry, RawEvent, Remote, Running};
 use crate::sandbox::shell::quote;
 use crate::secret::ApiKey;
 
@@ -189,29 +189,15 @@ impl Remote for Toolbox {
                 .get_json("get command logs", &format!("command/{cmd_id}/logs"))
                 .await?;
             watcher.delete().await;
-            Ok::<_, Error>(vec![
-                RawEvent::Stdout(logs.stdout.into_bytes()),
-                RawEvent::Stderr(logs.stderr.into_bytes()),
-                RawEvent::Exit {
-                    code: Some(exit_code),
-                    signal: None,
-                },
-            ])
+            Ok(RawEvent::exited(
+                logs.stdout.into_bytes(),
+                logs.stderr.into_bytes(),
+                Some(exit_code),
+            ))
         };
-        let events: RawStream =
-            Box::pin(
-                futures::stream::once(outcome).flat_map(|result| match result {
-                    Ok(events) => {
-                        futures::stream::iter(events.into_iter().map(Ok).collect::<Vec<_>>())
-                    }
-                    Err(e) => futures::stream::iter(vec![Err(e)]),
-                }),
-            );
-        let kill = Box::new(move || {
-            Box::pin(async move { session.delete().await })
-                as futures::future::BoxFuture<'static, ()>
-        });
-        Ok(Running { events, kill })
+        Ok(Running::reported_at_exit(outcome, move || async move {
+            session.delete().await
+        }))
     }
 
     async fn read_file(&self, abs: &str) -> Result<Vec<u8>> {
@@ -305,5 +291,3 @@ impl Remote for Toolbox {
         self.api.delete().await
     }
 }
-
-use futures::StreamExt as _;

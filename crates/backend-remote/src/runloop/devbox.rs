@@ -9,7 +9,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::http::client::{HttpClient, Repeat};
-use crate::sandbox::remote::{RawEvent, RawStream, Remote, Running};
+use crate::sandbox::remote::{RawEvent, Remote, Running};
 use crate::sandbox::shell::quote;
 use crate::secret::ApiKey;
 
@@ -47,14 +47,11 @@ struct ExecutionView {
 
 impl ExecutionView {
     fn into_events(self) -> Vec<RawEvent> {
-        vec![
-            RawEvent::Stdout(self.stdout.unwrap_or_default().into_bytes()),
-            RawEvent::Stderr(self.stderr.unwrap_or_default().into_bytes()),
-            RawEvent::Exit {
-                code: Some(self.exit_status.unwrap_or(-1)),
-                signal: None,
-            },
-        ]
+        RawEvent::exited(
+            self.stdout.unwrap_or_default().into_bytes(),
+            self.stderr.unwrap_or_default().into_bytes(),
+            Some(self.exit_status.unwrap_or(-1)),
+        )
     }
 }
 
@@ -167,26 +164,16 @@ impl Remote for Devbox {
         };
         let waiter = execution.clone();
         let outcome = async move {
-            if view.status == "completed" {
-                Ok(view)
+            let done = if view.status == "completed" {
+                view
             } else {
-                waiter.wait().await
-            }
+                waiter.wait().await?
+            };
+            Ok(done.into_events())
         };
-        let events: RawStream = Box::pin(futures::StreamExt::flat_map(
-            futures::stream::once(outcome),
-            |result| match result {
-                Ok(view) => futures::stream::iter(
-                    view.into_events().into_iter().map(Ok).collect::<Vec<_>>(),
-                ),
-                Err(e) => futures::stream::iter(vec![Err(e)]),
-            },
-        ));
-        let kill = Box::new(move || {
-            Box::pin(async move { execution.kill().await })
-                as futures::future::BoxFuture<'static, ()>
-        });
-        Ok(Running { events, kill })
+        Ok(Running::reported_at_exit(outcome, move || async move {
+            execution.kill().await
+        }))
     }
 
     async fn read_file(&self, abs: &str) -> Result<Vec<u8>> {

@@ -5,6 +5,7 @@
 //! docs/semantics.md) is built on them once, in [`super::files`] and
 //! [`super::exec`].
 
+use std::future::Future;
 use std::pin::Pin;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -43,10 +44,54 @@ pub(crate) type RawStream = Pin<Box<dyn Stream<Item = Result<RawEvent>> + Send>>
 /// Kills a started command (best effort; errors are logged).
 pub(crate) type Killer = Box<dyn FnOnce() -> BoxFuture<'static, ()> + Send>;
 
+impl RawEvent {
+    /// The events of a command whose whole output is reported once it has
+    /// exited.
+    pub(crate) fn exited(stdout: Vec<u8>, stderr: Vec<u8>, code: Option<i32>) -> Vec<RawEvent> {
+        vec![
+            RawEvent::Stdout(stdout),
+            RawEvent::Stderr(stderr),
+            RawEvent::Exit { code, signal: None },
+        ]
+    }
+}
+
+/// `kill` as a [`Killer`].
+pub(crate) fn killer<K, F>(kill: K) -> Killer
+where
+    K: FnOnce() -> F + Send + 'static,
+    F: Future<Output = ()> + Send + 'static,
+{
+    Box::new(move || Box::pin(kill()))
+}
+
 /// A command the provider has accepted.
 pub(crate) struct Running {
     pub(crate) events: RawStream,
     pub(crate) kill: Killer,
+}
+
+impl Running {
+    /// A command whose provider reports its output only after it has
+    /// ended: `outcome` resolves to all of its events; `kill` stops it.
+    pub(crate) fn reported_at_exit<O, K, F>(outcome: O, kill: K) -> Running
+    where
+        O: Future<Output = Result<Vec<RawEvent>>> + Send + 'static,
+        K: FnOnce() -> F + Send + 'static,
+        F: Future<Output = ()> + Send + 'static,
+    {
+        let events = futures::stream::once(outcome).flat_map(|result| {
+            let items: Vec<Result<RawEvent>> = match result {
+                Ok(events) => events.into_iter().map(Ok).collect(),
+                Err(e) => vec![Err(e)],
+            };
+            futures::stream::iter(items)
+        });
+        Running {
+            events: Box::pin(events),
+            kill: killer(kill),
+        }
+    }
 }
 
 /// What a provider must offer. Paths are absolute paths inside the sandbox.
