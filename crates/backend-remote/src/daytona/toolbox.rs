@@ -142,22 +142,26 @@ impl Remote for Toolbox {
         let create_url = self.url("process/session");
         let body = json!({ "sessionId": session.id });
         self.client
-            .send("create session", Repeat::Throttled, |http| {
-                http.post(&create_url)
-                    .bearer_auth(self.api_key.expose())
-                    .json(&body)
-            })
+            .post_json(
+                "create session",
+                Repeat::Throttled,
+                &create_url,
+                &self.api_key,
+                &body,
+            )
             .await?;
         let exec_url = format!("{}/process/session/{}/exec", self.base, session.id);
         // The session shell must survive: run the line in a child shell.
         let body = json!({ "command": format!("sh -c {}", quote(&line)), "runAsync": true });
         let started = self
             .client
-            .send("execute command", Repeat::Never, |http| {
-                http.post(&exec_url)
-                    .bearer_auth(self.api_key.expose())
-                    .json(&body)
-            })
+            .post_json(
+                "execute command",
+                Repeat::Never,
+                &exec_url,
+                &self.api_key,
+                &body,
+            )
             .await;
         let exec: ExecResponse = match started {
             Ok(response) => match self.client.read_json("execute command", response).await {

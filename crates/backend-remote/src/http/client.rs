@@ -11,6 +11,7 @@ use reqwest::{Response, StatusCode};
 use tracing::Instrument;
 
 use crate::options::{RemoteOptions, Timeouts};
+use crate::secret::ApiKey;
 
 /// Whether a call may be sent again after a failure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -126,6 +127,22 @@ impl HttpClient {
             .instrument(span)
         };
         retry_with(&self.retry, None, attempt, |f: &Failure| f.decision).await
+    }
+
+    /// POSTs `body` as JSON to `url` with `key` as the bearer token, as
+    /// [`send`](Self::send) does.
+    pub(crate) async fn post_json(
+        &self,
+        call: &'static str,
+        repeat: Repeat,
+        url: &str,
+        key: &ApiKey,
+        body: &serde_json::Value,
+    ) -> Result<Response, Error> {
+        self.send(call, repeat, |http| {
+            http.post(url).bearer_auth(key.expose()).json(body)
+        })
+        .await
     }
 
     /// Downloads a file's whole body with the request `build` makes (again

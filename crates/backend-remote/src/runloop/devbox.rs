@@ -94,11 +94,13 @@ impl Execution {
         let body = json!({ "kill_process_group": true });
         let outcome = self
             .client
-            .send("kill command", Repeat::Idempotent, |http| {
-                http.post(&url)
-                    .bearer_auth(self.api_key.expose())
-                    .json(&body)
-            })
+            .post_json(
+                "kill command",
+                Repeat::Idempotent,
+                &url,
+                &self.api_key,
+                &body,
+            )
             .await;
         if let Err(e) = outcome {
             tracing::warn!(error = %e, "could not kill a Runloop execution");
@@ -150,11 +152,13 @@ impl Remote for Devbox {
         }
         let response = self
             .client
-            .send("execute command", Repeat::Idempotent, |http| {
-                http.post(&url)
-                    .bearer_auth(self.api_key.expose())
-                    .json(&body)
-            })
+            .post_json(
+                "execute command",
+                Repeat::Idempotent,
+                &url,
+                &self.api_key,
+                &body,
+            )
             .await?;
         let view: ExecutionView = self.client.read_json("execute command", response).await?;
         let execution = Execution {
