@@ -131,6 +131,7 @@ impl HttpClient {
 
     /// POSTs `body` as JSON to `url` with `key` as the bearer token, as
     /// [`send`](Self::send) does.
+    #[cfg_attr(not(any(feature = "daytona", feature = "runloop")), allow(dead_code))]
     pub(crate) async fn post_json(
         &self,
         call: &'static str,

@@ -47,6 +47,7 @@ pub(crate) type Killer = Box<dyn FnOnce() -> BoxFuture<'static, ()> + Send>;
 impl RawEvent {
     /// The events of a command whose whole output is reported once it has
     /// exited.
+    #[cfg_attr(not(any(feature = "daytona", feature = "runloop")), allow(dead_code))]
     pub(crate) fn exited(stdout: Vec<u8>, stderr: Vec<u8>, code: Option<i32>) -> Vec<RawEvent> {
         vec![
             RawEvent::Stdout(stdout),
@@ -57,6 +58,10 @@ impl RawEvent {
 }
 
 /// `kill` as a [`Killer`].
+#[cfg_attr(
+    not(any(feature = "daytona", feature = "runloop", feature = "e2b")),
+    allow(dead_code)
+)]
 pub(crate) fn killer<K, F>(kill: K) -> Killer
 where
     K: FnOnce() -> F + Send + 'static,
@@ -74,6 +79,7 @@ pub(crate) struct Running {
 impl Running {
     /// A command whose provider reports its output only after it has
     /// ended: `outcome` resolves to all of its events; `kill` stops it.
+    #[cfg_attr(not(any(feature = "daytona", feature = "runloop")), allow(dead_code))]
     pub(crate) fn reported_at_exit<O, K, F>(outcome: O, kill: K) -> Running
     where
         O: Future<Output = Result<Vec<RawEvent>>> + Send + 'static,
