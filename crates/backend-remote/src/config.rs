@@ -11,6 +11,22 @@ use crate::options::{ENV_PREFIX, LABEL_PREFIX, RemoteOptions, Timeouts, optional
 use crate::provider::{Provider, Settings};
 use crate::secret::ApiKey;
 
+/// Writes chained setters of [`RemoteConfig`]: `name(arg: Type) => field =
+/// value;` becomes `pub fn name(mut self, arg: Type) -> Self`, which sets
+/// `self.field` to `value` and returns the config.
+macro_rules! setters {
+    ($($(#[$doc:meta])* $name:ident($arg:ident: $ty:ty) => $($field:ident).+ = $value:expr;)*) => {
+        $(
+            $(#[$doc])*
+            pub fn $name(mut self, $arg: $ty) -> Self {
+                self.$($field).+ = $value;
+                self
+            }
+        )*
+    };
+}
+pub(crate) use setters;
+
 /// How to reach a provider and what sandbox to create: `E2bConfig` is
 /// `RemoteConfig<E2b>`, and so on. Build it with the provider's `new`, with
 /// [`from_env`](Self::from_env), or from string keys with
@@ -122,24 +138,6 @@ impl<P: Provider> RemoteConfig<P> {
         }
     }
 
-    /// The API key (for Modal: the token secret).
-    pub fn api_key(mut self, key: impl Into<ApiKey>) -> Self {
-        self.options.api_key = key.into();
-        self
-    }
-
-    /// The API's base URL, when not the public one.
-    pub fn api_url(mut self, url: impl Into<String>) -> Self {
-        self.options.api_url = Some(url.into().trim_end_matches('/').to_owned());
-        self
-    }
-
-    /// The directory inside the sandbox where the virtual `/` lives.
-    pub fn root_dir(mut self, dir: impl Into<String>) -> Self {
-        self.options.root_dir = dir.into();
-        self
-    }
-
     /// Adds an environment variable for every process in the sandbox.
     pub fn env_var(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
         self.options.env.insert(key.into(), value.into());
@@ -152,21 +150,19 @@ impl<P: Provider> RemoteConfig<P> {
         self
     }
 
-    /// How long to wait for a new sandbox to be ready.
-    pub fn start_timeout(mut self, timeout: Duration) -> Self {
-        self.options.start_timeout = timeout;
-        self
-    }
-
-    /// Connection and request timeouts.
-    pub fn timeouts(mut self, timeouts: Timeouts) -> Self {
-        self.options.timeouts = timeouts;
-        self
-    }
-
-    /// Retry policy for calls that are safe to repeat.
-    pub fn retry(mut self, retry: RetryPolicy) -> Self {
-        self.options.retry = retry;
-        self
+    setters! {
+        /// The API key (for Modal: the token secret).
+        api_key(key: impl Into<ApiKey>) => options.api_key = key.into();
+        /// The API's base URL, when not the public one.
+        api_url(url: impl Into<String>) =>
+            options.api_url = Some(url.into().trim_end_matches('/').to_owned());
+        /// The directory inside the sandbox where the virtual `/` lives.
+        root_dir(dir: impl Into<String>) => options.root_dir = dir.into();
+        /// How long to wait for a new sandbox to be ready.
+        start_timeout(timeout: Duration) => options.start_timeout = timeout;
+        /// Connection and request timeouts.
+        timeouts(timeouts: Timeouts) => options.timeouts = timeouts;
+        /// Retry policy for calls that are safe to repeat.
+        retry(retry: RetryPolicy) => options.retry = retry;
     }
 }

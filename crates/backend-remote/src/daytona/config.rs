@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use backend_core::Result;
 
-use crate::config::RemoteConfig;
+use crate::config::{RemoteConfig, setters};
 use crate::options::RemoteOptions;
 use crate::options::{number, seconds};
 use crate::provider::{Sealed, Settings};
@@ -85,18 +85,6 @@ impl RemoteConfig<Daytona> {
         Self::with_api_key(api_key)
     }
 
-    /// The region (`us`, `eu`, ...).
-    pub fn target(mut self, target: impl Into<String>) -> Self {
-        self.settings.target = Some(target.into());
-        self
-    }
-
-    /// The snapshot (image) to start from.
-    pub fn snapshot(mut self, snapshot: impl Into<String>) -> Self {
-        self.settings.snapshot = Some(snapshot.into());
-        self
-    }
-
     /// CPU cores, memory and disk in GiB.
     pub fn resources(mut self, cpu: u32, memory_gib: u32, disk_gib: u32) -> Self {
         let s = &mut self.settings;
@@ -104,15 +92,14 @@ impl RemoteConfig<Daytona> {
         self
     }
 
-    /// Minutes of inactivity before Daytona stops the sandbox (0: never).
-    pub fn auto_stop_minutes(mut self, minutes: u32) -> Self {
-        self.settings.auto_stop_minutes = Some(minutes);
-        self
-    }
-
-    /// How often to poll while waiting (for the sandbox or a command).
-    pub fn poll_interval(mut self, interval: Duration) -> Self {
-        self.settings.poll_interval = interval;
-        self
+    setters! {
+        /// The region (`us`, `eu`, ...).
+        target(target: impl Into<String>) => settings.target = Some(target.into());
+        /// The snapshot (image) to start from.
+        snapshot(snapshot: impl Into<String>) => settings.snapshot = Some(snapshot.into());
+        /// Minutes of inactivity before Daytona stops the sandbox (0: never).
+        auto_stop_minutes(minutes: u32) => settings.auto_stop_minutes = Some(minutes);
+        /// How often to poll while waiting (for the sandbox or a command).
+        poll_interval(interval: Duration) => settings.poll_interval = interval;
     }
 }

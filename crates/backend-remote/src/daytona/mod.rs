@@ -74,11 +74,13 @@ impl Provider for Daytona {
         }
         let url = format!("{api_url}/sandbox");
         let response = client
-            .send("create sandbox", Repeat::Throttled, |http| {
-                http.post(&url)
-                    .bearer_auth(options.api_key.expose())
-                    .json(&body)
-            })
+            .post_json(
+                "create sandbox",
+                Repeat::Throttled,
+                &url,
+                &options.api_key,
+                &body,
+            )
             .await?;
         let created: SandboxDto = client.read_json("create sandbox", response).await?;
         let api = Arc::new(Api {

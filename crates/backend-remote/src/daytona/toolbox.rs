@@ -4,14 +4,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use backend_core::{Error, ErrorKind, Result};
+use backend_core::{ErrorKind, Result};
 use serde::Deserialize;
 use serde_json::json;
 
 use super::api::Api;
 use crate::http::client::{HttpClient, Repeat};
 use crate::http::timestamp::parse_rfc3339;
-use crate::sandbox::remote::{Entry, RawEvent, RawStream, Remote, Running};
+use crate::sandbox::remote::{Entry, RawEvent, Remote, Running};
 use crate::sandbox::shell::quote;
 use crate::secret::ApiKey;
 
@@ -142,22 +142,26 @@ impl Remote for Toolbox {
         let create_url = self.url("process/session");
         let body = json!({ "sessionId": session.id });
         self.client
-            .send("create session", Repeat::Throttled, |http| {
-                http.post(&create_url)
-                    .bearer_auth(self.api_key.expose())
-                    .json(&body)
-            })
+            .post_json(
+                "create session",
+                Repeat::Throttled,
+                &create_url,
+                &self.api_key,
+                &body,
+            )
             .await?;
         let exec_url = format!("{}/process/session/{}/exec", self.base, session.id);
         // The session shell must survive: run the line in a child shell.
         let body = json!({ "command": format!("sh -c {}", quote(&line)), "runAsync": true });
         let started = self
             .client
-            .send("execute command", Repeat::Never, |http| {
-                http.post(&exec_url)
-                    .bearer_auth(self.api_key.expose())
-                    .json(&body)
-            })
+            .post_json(
+                "execute command",
+                Repeat::Never,
+                &exec_url,
+                &self.api_key,
+                &body,
+            )
             .await;
         let exec: ExecResponse = match started {
             Ok(response) => match self.client.read_json("execute command", response).await {
@@ -189,59 +193,39 @@ impl Remote for Toolbox {
                 .get_json("get command logs", &format!("command/{cmd_id}/logs"))
                 .await?;
             watcher.delete().await;
-            Ok::<_, Error>(vec![
-                RawEvent::Stdout(logs.stdout.into_bytes()),
-                RawEvent::Stderr(logs.stderr.into_bytes()),
-                RawEvent::Exit {
-                    code: Some(exit_code),
-                    signal: None,
-                },
-            ])
+            Ok(RawEvent::exited(
+                logs.stdout.into_bytes(),
+                logs.stderr.into_bytes(),
+                Some(exit_code),
+            ))
         };
-        let events: RawStream =
-            Box::pin(
-                futures::stream::once(outcome).flat_map(|result| match result {
-                    Ok(events) => {
-                        futures::stream::iter(events.into_iter().map(Ok).collect::<Vec<_>>())
-                    }
-                    Err(e) => futures::stream::iter(vec![Err(e)]),
-                }),
-            );
-        let kill = Box::new(move || {
-            Box::pin(async move { session.delete().await })
-                as futures::future::BoxFuture<'static, ()>
-        });
-        Ok(Running { events, kill })
+        Ok(Running::reported_at_exit(outcome, move || async move {
+            session.delete().await
+        }))
     }
 
     async fn read_file(&self, abs: &str) -> Result<Vec<u8>> {
         let url = self.url("files/download");
-        let response = self
-            .client
-            .send("download file", Repeat::Idempotent, |http| {
+        self.client
+            .download_file(|http| {
                 http.get(&url)
                     .bearer_auth(self.api_key.expose())
                     .query(&[("path", abs)])
             })
-            .await?;
-        self.client.read_bytes("download file", response).await
+            .await
     }
 
     async fn write_file(&self, abs: &str, content: Vec<u8>) -> Result<()> {
         let url = self.url("files/bulk-upload");
-        let name = abs.rsplit('/').next().unwrap_or("file").to_owned();
         self.client
-            .send("upload file", Repeat::Idempotent, |http| {
-                let part = reqwest::multipart::Part::bytes(content.clone()).file_name(name.clone());
-                let form = reqwest::multipart::Form::new()
-                    .text("files[0].path", abs.to_owned())
-                    .part("files[0].file", part);
-                http.post(&url)
-                    .bearer_auth(self.api_key.expose())
-                    .multipart(form)
-            })
+            .upload_file(
+                abs,
+                content,
+                Some("files[0].path"),
+                "files[0].file",
+                |http| http.post(&url).bearer_auth(self.api_key.expose()),
+            )
             .await
-            .map(drop)
     }
 
     async fn stat(&self, abs: &str) -> Result<Option<Entry>> {
@@ -311,5 +295,3 @@ impl Remote for Toolbox {
         self.api.delete().await
     }
 }
-
-use futures::StreamExt as _;

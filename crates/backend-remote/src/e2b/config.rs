@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use backend_core::Result;
 
-use crate::config::RemoteConfig;
+use crate::config::{RemoteConfig, setters};
 use crate::options::RemoteOptions;
 use crate::options::seconds;
 use crate::provider::{Sealed, Settings};
@@ -70,28 +70,16 @@ impl RemoteConfig<E2b> {
         Self::with_api_key(api_key)
     }
 
-    /// The sandbox domain.
-    pub fn domain(mut self, domain: impl Into<String>) -> Self {
-        self.settings.domain = domain.into();
-        self
-    }
-
-    /// Reaches envd at this base URL instead of the one derived from the
-    /// domain (for tests and proxies).
-    pub fn envd_url(mut self, url: impl Into<String>) -> Self {
-        self.settings.envd_url = Some(url.into().trim_end_matches('/').to_owned());
-        self
-    }
-
-    /// The template (image) to start from.
-    pub fn template(mut self, template: impl Into<String>) -> Self {
-        self.settings.template = template.into();
-        self
-    }
-
-    /// How long the sandbox lives unless closed or extended.
-    pub fn lifetime(mut self, lifetime: Duration) -> Self {
-        self.settings.lifetime = lifetime;
-        self
+    setters! {
+        /// The sandbox domain.
+        domain(domain: impl Into<String>) => settings.domain = domain.into();
+        /// Reaches envd at this base URL instead of the one derived from the
+        /// domain (for tests and proxies).
+        envd_url(url: impl Into<String>) =>
+            settings.envd_url = Some(url.into().trim_end_matches('/').to_owned());
+        /// The template (image) to start from.
+        template(template: impl Into<String>) => settings.template = template.into();
+        /// How long the sandbox lives unless closed or extended.
+        lifetime(lifetime: Duration) => settings.lifetime = lifetime;
     }
 }

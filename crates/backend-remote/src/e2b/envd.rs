@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use super::connect::{END_STREAM, end_stream_error, envelope, take_frame};
 use crate::http::client::{HttpClient, Repeat};
 use crate::http::timestamp::parse_rfc3339;
-use crate::sandbox::remote::{Entry, RawEvent, RawStream, Remote, Running};
+use crate::sandbox::remote::{Entry, RawEvent, RawStream, Remote, Running, killer};
 use crate::secret::ApiKey;
 
 /// The control-plane side: the API base URL, key and sandbox id.
@@ -302,55 +302,42 @@ impl Remote for Envd {
         let client = self.client.clone();
         let signal_url = format!("{}/process.Process/SendSignal", self.base);
         let token = self.token.clone();
-        let kill = Box::new(move || {
-            Box::pin(async move {
-                let body =
-                    json!({ "process": { "pid": pid }, "signal": "SIGNAL_SIGKILL" }).to_string();
-                let outcome = client
-                    .send("kill process", Repeat::Idempotent, |http| {
-                        let request = http
-                            .post(&signal_url)
-                            .header("Content-Type", "application/json")
-                            .header("Connect-Protocol-Version", "1")
-                            .body(body.clone());
-                        match &token {
-                            Some(t) => request.header("X-Access-Token", t.expose()),
-                            None => request,
-                        }
-                    })
-                    .await;
-                if let Err(e) = outcome {
-                    tracing::warn!(error = %e, pid, "could not kill an E2B process");
-                }
-            }) as futures::future::BoxFuture<'static, ()>
+        let kill = killer(move || async move {
+            let body = json!({ "process": { "pid": pid }, "signal": "SIGNAL_SIGKILL" }).to_string();
+            let outcome = client
+                .send("kill process", Repeat::Idempotent, |http| {
+                    let request = http
+                        .post(&signal_url)
+                        .header("Content-Type", "application/json")
+                        .header("Connect-Protocol-Version", "1")
+                        .body(body.clone());
+                    match &token {
+                        Some(t) => request.header("X-Access-Token", t.expose()),
+                        None => request,
+                    }
+                })
+                .await;
+            if let Err(e) = outcome {
+                tracing::warn!(error = %e, pid, "could not kill an E2B process");
+            }
         });
         Ok(Running { events, kill })
     }
 
     async fn read_file(&self, abs: &str) -> Result<Vec<u8>> {
         let url = format!("{}/files", self.base);
-        let response = self
-            .client
-            .send("download file", Repeat::Idempotent, |http| {
-                self.auth(http.get(&url)).query(&[("path", abs)])
-            })
-            .await?;
-        self.client.read_bytes("download file", response).await
+        self.client
+            .download_file(|http| self.auth(http.get(&url)).query(&[("path", abs)]))
+            .await
     }
 
     async fn write_file(&self, abs: &str, content: Vec<u8>) -> Result<()> {
         let url = format!("{}/files", self.base);
-        let name = abs.rsplit('/').next().unwrap_or("file").to_owned();
         self.client
-            .send("upload file", Repeat::Idempotent, |http| {
-                let part = reqwest::multipart::Part::bytes(content.clone()).file_name(name.clone());
-                let form = reqwest::multipart::Form::new().part("file", part);
-                self.auth(http.post(&url))
-                    .query(&[("path", abs)])
-                    .multipart(form)
+            .upload_file(abs, content, None, "file", |http| {
+                self.auth(http.post(&url)).query(&[("path", abs)])
             })
             .await
-            .map(drop)
     }
 
     async fn stat(&self, abs: &str) -> Result<Option<Entry>> {

@@ -11,6 +11,7 @@ use reqwest::{Response, StatusCode};
 use tracing::Instrument;
 
 use crate::options::{RemoteOptions, Timeouts};
+use crate::secret::ApiKey;
 
 /// Whether a call may be sent again after a failure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -126,6 +127,63 @@ impl HttpClient {
             .instrument(span)
         };
         retry_with(&self.retry, None, attempt, |f: &Failure| f.decision).await
+    }
+
+    /// POSTs `body` as JSON to `url` with `key` as the bearer token, as
+    /// [`send`](Self::send) does.
+    #[cfg_attr(not(any(feature = "daytona", feature = "runloop")), allow(dead_code))]
+    pub(crate) async fn post_json(
+        &self,
+        call: &'static str,
+        repeat: Repeat,
+        url: &str,
+        key: &ApiKey,
+        body: &serde_json::Value,
+    ) -> Result<Response, Error> {
+        self.send(call, repeat, |http| {
+            http.post(url).bearer_auth(key.expose()).json(body)
+        })
+        .await
+    }
+
+    /// Downloads a file's whole body with the request `build` makes (again
+    /// for each attempt).
+    pub(crate) async fn download_file<F>(&self, build: F) -> Result<Vec<u8>, Error>
+    where
+        F: Fn(&reqwest::Client) -> reqwest::RequestBuilder,
+    {
+        let response = self
+            .send("download file", Repeat::Idempotent, build)
+            .await?;
+        self.read_bytes("download file", response).await
+    }
+
+    /// Uploads `content` as the file `abs` in a multipart form sent with the
+    /// request `build` makes (again for each attempt): the bytes, named after
+    /// the last part of `abs`, in `file_field`, and `abs` itself in
+    /// `path_field` where the provider reads the path from the form.
+    pub(crate) async fn upload_file<F>(
+        &self,
+        abs: &str,
+        content: Vec<u8>,
+        path_field: Option<&'static str>,
+        file_field: &'static str,
+        build: F,
+    ) -> Result<(), Error>
+    where
+        F: Fn(&reqwest::Client) -> reqwest::RequestBuilder,
+    {
+        let name = abs.rsplit('/').next().unwrap_or("file").to_owned();
+        self.send("upload file", Repeat::Idempotent, |http| {
+            let part = reqwest::multipart::Part::bytes(content.clone()).file_name(name.clone());
+            let form = match path_field {
+                Some(field) => reqwest::multipart::Form::new().text(field, abs.to_owned()),
+                None => reqwest::multipart::Form::new(),
+            };
+            build(http).multipart(form.part(file_field, part))
+        })
+        .await
+        .map(drop)
     }
 
     /// Reads a whole success body as JSON. A body cut off by a dropped

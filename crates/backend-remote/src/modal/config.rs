@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use backend_core::{Error, ErrorKind, Result};
 
-use crate::config::RemoteConfig;
+use crate::config::{RemoteConfig, setters};
 use crate::options::{RemoteOptions, number, seconds};
 use crate::provider::{Sealed, Settings};
 use crate::secret::ApiKey;
@@ -124,31 +124,6 @@ impl RemoteConfig<Modal> {
         config
     }
 
-    /// The Modal environment (empty: the workspace's default).
-    pub fn environment(mut self, name: impl Into<String>) -> Self {
-        self.settings.environment = name.into();
-        self
-    }
-
-    /// The app the sandboxes belong to (created when missing).
-    pub fn app_name(mut self, name: impl Into<String>) -> Self {
-        self.settings.app_name = name.into();
-        self
-    }
-
-    /// The registry image the sandbox starts from (`FROM <tag>`). It needs a
-    /// POSIX `sh`, GNU `find`, `cat`, `mv`, `base64` and `kill`.
-    pub fn image(mut self, tag: impl Into<String>) -> Self {
-        self.settings.image = tag.into();
-        self
-    }
-
-    /// Modal's image builder version.
-    pub fn builder_version(mut self, version: impl Into<String>) -> Self {
-        self.settings.builder_version = version.into();
-        self
-    }
-
     /// CPU reservation in thousandths of a core, and memory in MiB.
     pub fn reservation(mut self, milli_cpu: u32, memory_mb: u32) -> Self {
         self.settings.milli_cpu = Some(milli_cpu);
@@ -156,16 +131,20 @@ impl RemoteConfig<Modal> {
         self
     }
 
-    /// The sandbox's longest lifetime (whole seconds; Modal ends it after).
-    pub fn lifetime(mut self, lifetime: Duration) -> Self {
-        self.settings.lifetime = lifetime;
-        self
-    }
-
-    /// Ends the sandbox after this long without activity.
-    pub fn idle_timeout(mut self, idle: Duration) -> Self {
-        self.settings.idle_timeout = Some(idle);
-        self
+    setters! {
+        /// The Modal environment (empty: the workspace's default).
+        environment(name: impl Into<String>) => settings.environment = name.into();
+        /// The app the sandboxes belong to (created when missing).
+        app_name(name: impl Into<String>) => settings.app_name = name.into();
+        /// The registry image the sandbox starts from (`FROM <tag>`). It needs a
+        /// POSIX `sh`, GNU `find`, `cat`, `mv`, `base64` and `kill`.
+        image(tag: impl Into<String>) => settings.image = tag.into();
+        /// Modal's image builder version.
+        builder_version(version: impl Into<String>) => settings.builder_version = version.into();
+        /// The sandbox's longest lifetime (whole seconds; Modal ends it after).
+        lifetime(lifetime: Duration) => settings.lifetime = lifetime;
+        /// Ends the sandbox after this long without activity.
+        idle_timeout(idle: Duration) => settings.idle_timeout = Some(idle);
     }
 }
 

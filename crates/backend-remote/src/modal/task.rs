@@ -17,8 +17,8 @@ use super::grpc::{GrpcConn, Repeat, Side, secret_value, transient};
 use super::pid_line::PidLine;
 use super::proto::*;
 use crate::options::Timeouts;
-use crate::sandbox::remote::{Entry, RawEvent, RawStream, Remote, Running};
-use crate::sandbox::shell::{self, quote};
+use crate::sandbox::remote::{self, RawEvent, RawStream, Remote, Running};
+use crate::sandbox::shell::quote;
 
 const EXEC_START: &str = "/modal.task_command_router.TaskCommandRouter/TaskExecStart";
 const EXEC_READ: &str = "/modal.task_command_router.TaskCommandRouter/TaskExecStdioRead";
@@ -471,7 +471,7 @@ impl Remote for ModalRemote {
     }
 
     async fn read_file(&self, abs: &str) -> Result<Vec<u8>> {
-        let out = shell::run_script(self, format!("cat -- {}", quote(abs))).await?;
+        let out = remote::run_script(self, format!("cat -- {}", quote(abs))).await?;
         if out.exit_code == Some(0) {
             Ok(out.stdout)
         } else {
@@ -533,22 +533,6 @@ impl Remote for ModalRemote {
                 format!("writing {abs} did not finish within {timeout:?}"),
             )),
         }
-    }
-
-    async fn stat(&self, abs: &str) -> Result<Option<Entry>> {
-        shell::stat(self, abs).await
-    }
-
-    async fn list_dir(&self, abs: &str) -> Result<Vec<Entry>> {
-        shell::list_dir(self, abs).await
-    }
-
-    async fn make_dir(&self, abs: &str) -> Result<()> {
-        shell::make_dir(self, abs).await
-    }
-
-    async fn remove(&self, abs: &str) -> Result<()> {
-        shell::remove(self, abs).await
     }
 
     async fn destroy(&self) -> Result<()> {

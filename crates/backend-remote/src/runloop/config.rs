@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use backend_core::Result;
 
-use crate::config::RemoteConfig;
+use crate::config::{RemoteConfig, setters};
 use crate::options::RemoteOptions;
 use crate::options::seconds;
 use crate::provider::{Sealed, Settings};
@@ -78,33 +78,16 @@ impl RemoteConfig<Runloop> {
         Self::with_api_key(api_key)
     }
 
-    /// Starts from the latest build of the blueprint with this name.
-    pub fn blueprint_name(mut self, name: impl Into<String>) -> Self {
-        self.settings.blueprint_name = Some(name.into());
-        self
-    }
-
-    /// Starts from this blueprint id.
-    pub fn blueprint_id(mut self, id: impl Into<String>) -> Self {
-        self.settings.blueprint_id = Some(id.into());
-        self
-    }
-
-    /// Starts from this disk snapshot.
-    pub fn snapshot_id(mut self, id: impl Into<String>) -> Self {
-        self.settings.snapshot_id = Some(id.into());
-        self
-    }
-
-    /// The resource size (`X_SMALL`, `SMALL`, `MEDIUM`, `LARGE`, ...).
-    pub fn resource_size(mut self, size: impl Into<String>) -> Self {
-        self.settings.resource_size = Some(size.into());
-        self
-    }
-
-    /// How long the devbox stays up while idle.
-    pub fn keep_alive(mut self, keep_alive: Duration) -> Self {
-        self.settings.keep_alive = keep_alive;
-        self
+    setters! {
+        /// Starts from the latest build of the blueprint with this name.
+        blueprint_name(name: impl Into<String>) => settings.blueprint_name = Some(name.into());
+        /// Starts from this blueprint id.
+        blueprint_id(id: impl Into<String>) => settings.blueprint_id = Some(id.into());
+        /// Starts from this disk snapshot.
+        snapshot_id(id: impl Into<String>) => settings.snapshot_id = Some(id.into());
+        /// The resource size (`X_SMALL`, `SMALL`, `MEDIUM`, `LARGE`, ...).
+        resource_size(size: impl Into<String>) => settings.resource_size = Some(size.into());
+        /// How long the devbox stays up while idle.
+        keep_alive(keep_alive: Duration) => settings.keep_alive = keep_alive;
     }
 }

@@ -9,8 +9,8 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::http::client::{HttpClient, Repeat};
-use crate::sandbox::remote::{Entry, RawEvent, RawStream, Remote, Running};
-use crate::sandbox::shell::{self, quote};
+use crate::sandbox::remote::{RawEvent, Remote, Running};
+use crate::sandbox::shell::quote;
 use crate::secret::ApiKey;
 
 /// The longest hold Runloop grants a `wait_for_status` call, in seconds.
@@ -47,14 +47,11 @@ struct ExecutionView {
 
 impl ExecutionView {
     fn into_events(self) -> Vec<RawEvent> {
-        vec![
-            RawEvent::Stdout(self.stdout.unwrap_or_default().into_bytes()),
-            RawEvent::Stderr(self.stderr.unwrap_or_default().into_bytes()),
-            RawEvent::Exit {
-                code: Some(self.exit_status.unwrap_or(-1)),
-                signal: None,
-            },
-        ]
+        RawEvent::exited(
+            self.stdout.unwrap_or_default().into_bytes(),
+            self.stderr.unwrap_or_default().into_bytes(),
+            Some(self.exit_status.unwrap_or(-1)),
+        )
     }
 }
 
@@ -97,11 +94,13 @@ impl Execution {
         let body = json!({ "kill_process_group": true });
         let outcome = self
             .client
-            .send("kill command", Repeat::Idempotent, |http| {
-                http.post(&url)
-                    .bearer_auth(self.api_key.expose())
-                    .json(&body)
-            })
+            .post_json(
+                "kill command",
+                Repeat::Idempotent,
+                &url,
+                &self.api_key,
+                &body,
+            )
             .await;
         if let Err(e) = outcome {
             tracing::warn!(error = %e, "could not kill a Runloop execution");
@@ -153,11 +152,13 @@ impl Remote for Devbox {
         }
         let response = self
             .client
-            .send("execute command", Repeat::Idempotent, |http| {
-                http.post(&url)
-                    .bearer_auth(self.api_key.expose())
-                    .json(&body)
-            })
+            .post_json(
+                "execute command",
+                Repeat::Idempotent,
+                &url,
+                &self.api_key,
+                &body,
+            )
             .await?;
         let view: ExecutionView = self.client.read_json("execute command", response).await?;
         let execution = Execution {
@@ -167,73 +168,37 @@ impl Remote for Devbox {
         };
         let waiter = execution.clone();
         let outcome = async move {
-            if view.status == "completed" {
-                Ok(view)
+            let done = if view.status == "completed" {
+                view
             } else {
-                waiter.wait().await
-            }
+                waiter.wait().await?
+            };
+            Ok(done.into_events())
         };
-        let events: RawStream = Box::pin(futures::StreamExt::flat_map(
-            futures::stream::once(outcome),
-            |result| match result {
-                Ok(view) => futures::stream::iter(
-                    view.into_events().into_iter().map(Ok).collect::<Vec<_>>(),
-                ),
-                Err(e) => futures::stream::iter(vec![Err(e)]),
-            },
-        ));
-        let kill = Box::new(move || {
-            Box::pin(async move { execution.kill().await })
-                as futures::future::BoxFuture<'static, ()>
-        });
-        Ok(Running { events, kill })
+        Ok(Running::reported_at_exit(outcome, move || async move {
+            execution.kill().await
+        }))
     }
 
     async fn read_file(&self, abs: &str) -> Result<Vec<u8>> {
         let url = format!("{}/download_file", self.base);
         let body = json!({ "path": abs });
-        let response = self
-            .client
-            .send("download file", Repeat::Idempotent, |http| {
+        self.client
+            .download_file(|http| {
                 http.post(&url)
                     .bearer_auth(self.api_key.expose())
                     .json(&body)
             })
-            .await?;
-        self.client.read_bytes("download file", response).await
+            .await
     }
 
     async fn write_file(&self, abs: &str, content: Vec<u8>) -> Result<()> {
         let url = format!("{}/upload_file", self.base);
-        let name = abs.rsplit('/').next().unwrap_or("file").to_owned();
         self.client
-            .send("upload file", Repeat::Idempotent, |http| {
-                let part = reqwest::multipart::Part::bytes(content.clone()).file_name(name.clone());
-                let form = reqwest::multipart::Form::new()
-                    .text("path", abs.to_owned())
-                    .part("file", part);
-                http.post(&url)
-                    .bearer_auth(self.api_key.expose())
-                    .multipart(form)
+            .upload_file(abs, content, Some("path"), "file", |http| {
+                http.post(&url).bearer_auth(self.api_key.expose())
             })
             .await
-            .map(drop)
-    }
-
-    async fn stat(&self, abs: &str) -> Result<Option<Entry>> {
-        shell::stat(self, abs).await
-    }
-
-    async fn list_dir(&self, abs: &str) -> Result<Vec<Entry>> {
-        shell::list_dir(self, abs).await
-    }
-
-    async fn make_dir(&self, abs: &str) -> Result<()> {
-        shell::make_dir(self, abs).await
-    }
-
-    async fn remove(&self, abs: &str) -> Result<()> {
-        shell::remove(self, abs).await
     }
 
     async fn destroy(&self) -> Result<()> {

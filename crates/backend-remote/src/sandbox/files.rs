@@ -13,8 +13,7 @@ use backend_core::{
 };
 use futures::StreamExt;
 
-use super::remote::{Entry, Remote};
-use super::shell;
+use super::remote::{self, Entry, Remote};
 
 /// A sandbox built on a [`Remote`]; [`crate::RemoteSandbox`] wraps it.
 /// (Public in name only: the module is private.)
@@ -152,7 +151,7 @@ impl SandboxCore {
         &self,
         base: &VirtualPath,
     ) -> Result<Vec<(VirtualPath, String, u64, Option<SystemTime>)>> {
-        let entries = shell::walk(self.remote.as_ref(), &self.abs(base)).await?;
+        let entries = remote::walk(self.remote.as_ref(), &self.abs(base)).await?;
         let mut files = Vec::new();
         for entry in entries {
             if entry.is_dir || entry.is_symlink {
