@@ -177,12 +177,17 @@ async fn a_network_connection_attempt_fails() {
 async fn a_command_ignoring_sigterm_is_killed_at_its_timeout() {
     let request =
         ExecRequest::new("trap '' TERM; while :; do sleep 1; done").timeout(Duration::from_secs(2));
-    let started = Instant::now();
     let (outcome, sandbox) = run_beside_neighbour(request).await;
     let out = outcome.expect("a timeout is a result");
     assert!(out.timed_out());
     assert_eq!(out.status.signal, Some(9));
-    assert!(started.elapsed() < Duration::from_secs(10));
+    // The command's own time (start to killed), not the sandboxes' creation,
+    // which a loaded engine can stretch.
+    assert!(
+        out.status.duration < Duration::from_secs(10),
+        "the kill took until {:?}",
+        out.status.duration
+    );
     assert_usable_and_quiet(&sandbox).await;
     sandbox.close().await.unwrap();
 }
