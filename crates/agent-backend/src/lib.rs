@@ -54,6 +54,14 @@ mod spec;
 pub use backend_core;
 pub use backend_core::*;
 
+/// Layers over any backend or sandbox: read-only, tracing, deadlines, byte
+/// caps, read retries.
+pub use backend_layers as layers;
+pub use backend_layers::LayerExt;
+/// Warm pools and per-key sessions for any sandbox.
+pub use backend_pool as pool;
+pub use backend_pool::{FnFactory, SandboxFactory};
+
 pub use open::{BuildFuture, BuiltBackend, open};
 pub use spec::{
     BackendSpec, CompositeSpec, DockerSpec, LocalSpec, Provider, RemoteSpec, S3Spec, SCHEMES,

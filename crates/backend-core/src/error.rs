@@ -304,6 +304,17 @@ impl Error {
         )
     }
 
+    /// `permission_denied` for `delete` of `/`: no backend lets the root
+    /// itself go, only what is inside it.
+    pub fn root_not_deletable() -> Self {
+        Error::new(
+            ErrorKind::PermissionDenied,
+            "the root directory / cannot be deleted; delete the entries inside it instead",
+        )
+        .with_path("/")
+        .with_operation(Operation::Delete)
+    }
+
     /// `internal` with a message.
     pub fn internal(message: impl Into<Cow<'static, str>>) -> Self {
         Error::new(ErrorKind::Internal, message)

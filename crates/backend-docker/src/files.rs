@@ -385,12 +385,7 @@ impl DockerSandbox {
     pub(crate) async fn delete_path(&self, path: &VirtualPath, recursive: bool) -> Result<()> {
         let op = Operation::Delete;
         if path.is_root() {
-            return Err(Error::new(
-                ErrorKind::PermissionDenied,
-                "the root directory / cannot be deleted; delete the files in it instead",
-            )
-            .with_path("/")
-            .with_operation(op));
+            return Err(Error::root_not_deletable());
         }
         if let Ok(mut cache) = self.edit_cache.lock() {
             cache.clear();

@@ -369,11 +369,11 @@ impl Disk {
     pub fn delete(&self, path: &VirtualPath, recursive: bool) -> Result<()> {
         let op = Operation::Delete;
         if path.is_root() {
-            return Err(root_delete_error());
+            return Err(Error::root_not_deletable());
         }
         let found = self.locate(path, false, false, op)?;
         let Some(name) = &found.name else {
-            return Err(root_delete_error());
+            return Err(Error::root_not_deletable());
         };
         match found.file_type() {
             None => Err(Error::file_not_found(path.as_str()).with_operation(op)),
@@ -397,15 +397,6 @@ impl Disk {
                 .map_err(|e| fail_error(Fail::Io(e), path.as_str(), op)),
         }
     }
-}
-
-fn root_delete_error() -> Error {
-    Error::new(
-        ErrorKind::PermissionDenied,
-        "the root directory / cannot be deleted; delete the entries inside it instead",
-    )
-    .with_path("/")
-    .with_operation(Operation::Delete)
 }
 
 fn too_large(path: &VirtualPath, size: u64, limit: u64) -> Error {

@@ -264,12 +264,7 @@ impl Backend for StateBackend {
     async fn delete(&self, path: &str, recursive: bool) -> Result<()> {
         let path = VirtualPath::parse_for(path, Operation::Delete)?;
         if path.is_root() {
-            return Err(Error::new(
-                ErrorKind::PermissionDenied,
-                "the root directory / cannot be deleted; delete the entries inside it instead",
-            )
-            .with_path("/")
-            .with_operation(Operation::Delete));
+            return Err(Error::root_not_deletable());
         }
         let mut tree = self.write_tree();
         if tree.dirs.contains_key(path.as_str()) {

@@ -33,9 +33,9 @@ use std::collections::BTreeMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use backend_core::{
-    Backend, Capabilities, EditResult, Error, ErrorKind, FileInfo, GlobPattern, GlobRequest,
-    GlobResult, GrepCollector, GrepMatcher, GrepRequest, GrepResult, Operation, Result,
-    VirtualPath, async_trait, text,
+    Backend, Capabilities, EditResult, Error, FileInfo, GlobPattern, GlobRequest, GlobResult,
+    GrepCollector, GrepMatcher, GrepRequest, GrepResult, Operation, Result, VirtualPath,
+    async_trait, text,
 };
 
 /// Files keyed by their normalised virtual path.
@@ -185,11 +185,7 @@ impl Backend for MapBackend {
     async fn delete(&self, path: &str, recursive: bool) -> Result<()> {
         let path = VirtualPath::parse_for(path, Operation::Delete)?;
         if path.is_root() {
-            return Err(Error::new(
-                ErrorKind::PermissionDenied,
-                "the root directory / cannot be deleted; delete the entries inside it instead",
-            )
-            .with_operation(Operation::Delete));
+            return Err(Error::root_not_deletable());
         }
         let mut files = self.lock();
         if files.remove(&path).is_some() {
@@ -260,7 +256,7 @@ impl Backend for MapBackend {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use backend_core::BackendExt;
+    use backend_core::{BackendExt, ErrorKind};
 
     #[tokio::test]
     async fn directories_are_implied_by_files() {

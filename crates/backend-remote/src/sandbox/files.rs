@@ -316,12 +316,7 @@ impl Backend for SandboxCore {
         let op = Operation::Delete;
         let path = VirtualPath::parse_for(path, op)?;
         if path.is_root() {
-            return Err(Error::new(
-                ErrorKind::PermissionDenied,
-                "the root directory / cannot be deleted; delete the entries inside it instead",
-            )
-            .with_path("/")
-            .with_operation(op));
+            return Err(Error::root_not_deletable());
         }
         let run = async {
             let entry = self.existing(&path).await?;
